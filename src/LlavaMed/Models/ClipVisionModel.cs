@@ -1,0 +1,168 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace LlavaMed.Models;
+
+// Hugging Face CLIPVisionModel, module names equal to its state-dict keys (vision_model.embeddings.*, ...).
+
+/// <summary><c>CLIPVisionModel</c>: holds <c>vision_model</c>, so its keys start with <c>vision_model.</c>.</summary>
+public sealed class ClipVisionModel : Module
+{
+    private readonly ClipVisionTransformer vision_model;
+
+    public ClipVisionModel(ClipVisionConfig config) : base(nameof(ClipVisionModel))
+    {
+        vision_model = new ClipVisionTransformer(config);
+        RegisterComponents();
+    }
+
+    /// <summary>All hidden states: index 0 is <c>pre_layrnorm(embeddings)</c>, index i the output of encoder
+    /// layer i. <c>post_layernorm</c> is not applied: LLaVA never uses it.</summary>
+    public IReadOnlyList<Tensor> HiddenStates(Tensor pixelValues) => vision_model.HiddenStates(pixelValues);
+}
+
+public sealed class ClipVisionTransformer : Module
+{
+    private readonly ClipVisionEmbeddings embeddings;
+    private readonly LayerNorm pre_layrnorm; // sic: Hugging Face's spelling, kept so keys match
+    private readonly ClipEncoder encoder;
+    private readonly LayerNorm post_layernorm;
+
+    public ClipVisionTransformer(ClipVisionConfig config) : base(nameof(ClipVisionTransformer))
+    {
+        embeddings = new ClipVisionEmbeddings(config);
+        pre_layrnorm = LayerNorm(config.HiddenSize, config.LayerNormEps);
+        encoder = new ClipEncoder(config);
+        post_layernorm = LayerNorm(config.HiddenSize, config.LayerNormEps);
+        RegisterComponents();
+    }
+
+    public IReadOnlyList<Tensor> HiddenStates(Tensor pixelValues)
+    {
+        var hidden = pre_layrnorm.forward(embeddings.forward(pixelValues));
+        return encoder.HiddenStates(hidden);
+    }
+}
+
+public sealed class ClipVisionEmbeddings : Module<Tensor, Tensor>
+{
+    private readonly Parameter class_embedding;
+    private readonly Conv2d patch_embedding;
+    private readonly Embedding position_embedding;
+
+    public ClipVisionEmbeddings(ClipVisionConfig config) : base(nameof(ClipVisionEmbeddings))
+    {
+        class_embedding = Parameter(randn(config.HiddenSize));
+        patch_embedding = Conv2d(config.NumChannels, config.HiddenSize, config.PatchSize, stride: config.PatchSize, bias: false);
+        position_embedding = Embedding(config.NumPositions, config.HiddenSize);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor pixelValues)
+    {
+        using var scope = NewDisposeScope();
+        long batch = pixelValues.shape[0];
+        var patches = patch_embedding.forward(pixelValues.to(patch_embedding.weight!.dtype)) // [B, D, g, g]
+            .flatten(2).transpose(1, 2); // [B, g*g, D]
+        var cls = class_embedding.expand(batch, 1, -1);
+        var withCls = cat([cls, patches], 1);
+        return (withCls + position_embedding.weight!.unsqueeze(0)).MoveToOuterDisposeScope();
+    }
+}
+
+public sealed class ClipEncoder : Module
+{
+    private readonly ModuleList<ClipEncoderLayer> layers;
+
+    public ClipEncoder(ClipVisionConfig config) : base(nameof(ClipEncoder))
+    {
+        layers = new ModuleList<ClipEncoderLayer>(
+            Enumerable.Range(0, config.NumHiddenLayers).Select(_ => new ClipEncoderLayer(config)).ToArray());
+        RegisterComponents();
+    }
+
+    public IReadOnlyList<Tensor> HiddenStates(Tensor hidden)
+    {
+        var states = new List<Tensor> { hidden };
+        foreach (var layer in layers) states.Add(hidden = layer.forward(hidden));
+        return states;
+    }
+}
+
+public sealed class ClipEncoderLayer : Module<Tensor, Tensor>
+{
+    private readonly ClipAttention self_attn;
+    private readonly LayerNorm layer_norm1;
+    private readonly ClipMlp mlp;
+    private readonly LayerNorm layer_norm2;
+
+    public ClipEncoderLayer(ClipVisionConfig config) : base(nameof(ClipEncoderLayer))
+    {
+        self_attn = new ClipAttention(config);
+        layer_norm1 = LayerNorm(config.HiddenSize, config.LayerNormEps);
+        mlp = new ClipMlp(config);
+        layer_norm2 = LayerNorm(config.HiddenSize, config.LayerNormEps);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor hidden)
+    {
+        using var scope = NewDisposeScope();
+        var afterAttention = hidden + self_attn.forward(layer_norm1.forward(hidden));
+        return (afterAttention + mlp.forward(layer_norm2.forward(afterAttention))).MoveToOuterDisposeScope();
+    }
+}
+
+public sealed class ClipAttention : Module<Tensor, Tensor>
+{
+    private readonly Linear q_proj, k_proj, v_proj, out_proj;
+    private readonly int heads, headDim;
+
+    public ClipAttention(ClipVisionConfig config) : base(nameof(ClipAttention))
+    {
+        heads = config.NumAttentionHeads;
+        headDim = config.HiddenSize / heads;
+        q_proj = Linear(config.HiddenSize, config.HiddenSize);
+        k_proj = Linear(config.HiddenSize, config.HiddenSize);
+        v_proj = Linear(config.HiddenSize, config.HiddenSize);
+        out_proj = Linear(config.HiddenSize, config.HiddenSize);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor hidden)
+    {
+        using var scope = NewDisposeScope();
+        long batch = hidden.shape[0], length = hidden.shape[1];
+        Tensor Heads(Tensor x) => x.view(batch, length, heads, headDim).transpose(1, 2);
+        // No mask: every patch attends to every patch.
+        var attended = functional.scaled_dot_product_attention(
+            Heads(q_proj.forward(hidden)), Heads(k_proj.forward(hidden)), Heads(v_proj.forward(hidden)));
+        var merged = attended.transpose(1, 2).reshape(batch, length, heads * headDim);
+        return out_proj.forward(merged).MoveToOuterDisposeScope();
+    }
+}
+
+public sealed class ClipMlp : Module<Tensor, Tensor>
+{
+    private readonly Linear fc1, fc2;
+    private readonly bool quickGelu;
+
+    public ClipMlp(ClipVisionConfig config) : base(nameof(ClipMlp))
+    {
+        fc1 = Linear(config.HiddenSize, config.IntermediateSize);
+        fc2 = Linear(config.IntermediateSize, config.HiddenSize);
+        quickGelu = config.HiddenAct == "quick_gelu";
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor hidden)
+    {
+        using var scope = NewDisposeScope();
+        var x = fc1.forward(hidden);
+        // OpenAI CLIP's quick_gelu: x * sigmoid(1.702 x); "gelu" is the exact erf form.
+        var activated = quickGelu ? x * sigmoid(x * 1.702) : functional.gelu(x);
+        return fc2.forward(activated).MoveToOuterDisposeScope();
+    }
+}

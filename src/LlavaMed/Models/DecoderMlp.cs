@@ -1,0 +1,26 @@
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace LlavaMed.Models;
+
+/// <summary>The SiLU-gated feed-forward block: down(silu(gate(x)) * up(x)).</summary>
+public sealed class DecoderMlp : Module<Tensor, Tensor>
+{
+    private readonly Linear gate_proj, up_proj, down_proj;
+
+    public DecoderMlp(LlavaConfig config) : base(nameof(DecoderMlp))
+    {
+        gate_proj = Linear(config.HiddenSize, config.IntermediateSize, hasBias: false);
+        up_proj = Linear(config.HiddenSize, config.IntermediateSize, hasBias: false);
+        down_proj = Linear(config.IntermediateSize, config.HiddenSize, hasBias: false);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor hidden)
+    {
+        using var scope = NewDisposeScope();
+        return down_proj.forward(functional.silu(gate_proj.forward(hidden)) * up_proj.forward(hidden))
+            .MoveToOuterDisposeScope();
+    }
+}

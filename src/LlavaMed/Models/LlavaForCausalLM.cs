@@ -1,0 +1,95 @@
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace LlavaMed.Models;
+
+/// <summary>Logits, the shifted cross-entropy loss when labels were given, and optionally all decoder hidden
+/// states.</summary>
+public sealed record CausalLMOutput(Tensor Logits, Tensor? Loss, IReadOnlyList<Tensor>? HiddenStates);
+
+/// <summary>LLaVA-Med's <c>LlavaMistralForCausalLM</c> (v1.5) and <c>LlavaLlamaForCausalLM</c> (v1.0): keys
+/// <c>model.*</c> and <c>lm_head.weight</c> (absent when embeddings are tied).</summary>
+public sealed class LlavaForCausalLM : Module
+{
+    private readonly LlavaModel model;
+    private readonly Linear? lm_head;
+
+    public LlavaForCausalLM(LlavaConfig config) : base(nameof(LlavaForCausalLM))
+    {
+        Config = config;
+        model = new LlavaModel(config);
+        lm_head = config.TieWordEmbeddings ? null : Linear(config.HiddenSize, config.VocabSize, hasBias: false);
+        RegisterComponents();
+    }
+
+    public LlavaConfig Config { get; }
+    public LlavaModel Model => model;
+
+    /// <summary>v1.0's image-token ids (from the tokenizer's added tokens); required when
+    /// <see cref="LlavaConfig.UsesImagePatchTokens"/>.</summary>
+    public ImagePatchTokenIds? ImagePatchTokens { get; set; }
+
+    /// <summary>Projected image features [images, N, D] for pixel values [images, 3, H, W].</summary>
+    public Tensor EncodeImages(Tensor pixelValues)
+    {
+        using var scope = NewDisposeScope();
+        var selected = model.VisionTower.SelectFeatures(pixelValues);
+        return model.MmProjector.forward(selected.to(ParameterDtype)).MoveToOuterDisposeScope();
+    }
+
+    public ScalarType ParameterDtype => model.EmbedTokens.weight!.dtype;
+    public Device Device => model.EmbedTokens.weight!.device;
+
+    /// <summary>Token ids (unpadded rows; v1.5 rows hold -200 placeholders, v1.0 rows hold image tokens) and
+    /// images to decoder inputs; see <see cref="MultimodalSplice"/>. Truncation uses tokenizer_model_max_length.</summary>
+    public MultimodalInputs PrepareInputs(IReadOnlyList<long[]> inputIds, Tensor? pixelValues,
+                                          IReadOnlyList<long[]>? labels = null, PaddingSide? side = null)
+    {
+        using var scope = NewDisposeScope();
+        var features = pixelValues is null ? null : EncodeImages(pixelValues);
+        var padding = side ?? (Config.TokenizerPaddingSide == "left" ? PaddingSide.Left : PaddingSide.Right);
+        Tensor Embed(Tensor ids) => model.EmbedTokens.forward(ids.to(Device));
+        var inputs = Config.UsesImagePatchTokens
+            ? MultimodalSplice.ReplacePatchTokens(inputIds, labels, features, Embed,
+                ImagePatchTokens ?? throw new InvalidOperationException(
+                    "this v1.0 model needs ImagePatchTokens (the tokenizer's <im_patch>/<im_start>/<im_end> ids)"),
+                Config.MmUseImStartEnd, Config.TokenizerModelMaxLength, padding)
+            : MultimodalSplice.SplicePlaceholders(inputIds, labels, features, Embed, Config.TokenizerModelMaxLength, padding);
+        inputs.InputsEmbeds.MoveToOuterDisposeScope();
+        inputs.AttentionMask.MoveToOuterDisposeScope();
+        inputs.PositionIds.MoveToOuterDisposeScope();
+        inputs.Labels?.MoveToOuterDisposeScope();
+        return inputs;
+    }
+
+    /// <summary>Decoder forward over prepared inputs. With a cache, <paramref name="attentionMask"/> covers cached
+    /// and new positions. The loss is the mean cross-entropy of position t predicting label t+1, ignoring -100.</summary>
+    public CausalLMOutput Forward(Tensor inputsEmbeds, Tensor? attentionMask, Tensor positionIds, Tensor? labels = null,
+                                  KeyValueCache? cache = null, bool outputHiddenStates = false)
+    {
+        using var scope = NewDisposeScope();
+        var (hidden, states) = model.Forward(inputsEmbeds, attentionMask, positionIds, cache, outputHiddenStates);
+        var logits = lm_head is null
+            ? functional.linear(hidden, model.EmbedTokens.weight!)
+            : lm_head.forward(hidden);
+        Tensor? loss = null;
+        if (labels is not null)
+        {
+            long vocab = logits.shape[^1];
+            var predicted = logits[.., ..^1].to(float32).reshape(-1, vocab);
+            var targets = labels[.., 1..].reshape(-1).to(predicted.device);
+            loss = functional.cross_entropy(predicted, targets, ignore_index: MultimodalSplice.IgnoreIndex)
+                .MoveToOuterDisposeScope();
+        }
+        if (states is not null)
+            foreach (var state in states) state.MoveToOuterDisposeScope();
+        return new CausalLMOutput(logits.MoveToOuterDisposeScope(), loss, states);
+    }
+
+    public CausalLMOutput Forward(MultimodalInputs inputs, KeyValueCache? cache = null, bool outputHiddenStates = false) =>
+        Forward(inputs.InputsEmbeds, inputs.AttentionMask, inputs.PositionIds, inputs.Labels, cache, outputHiddenStates);
+
+    /// <summary>Embeddings of plain token ids [B, T] (the decode step of generation, which has no images).</summary>
+    public Tensor EmbedTokens(Tensor ids) => model.EmbedTokens.forward(ids.to(Device));
+}

@@ -1,0 +1,56 @@
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace LlavaMed.Models;
+
+/// <summary>LLaVA's <c>LlavaMistralModel</c> / <c>LlavaLlamaModel</c>: the decoder stack plus the vision tower and
+/// projector (keys <c>model.embed_tokens</c>, <c>model.layers.{i}</c>, <c>model.norm</c>,
+/// <c>model.mm_projector</c>, <c>model.vision_tower.vision_tower</c>).</summary>
+public sealed class LlavaModel : Module
+{
+    private readonly Embedding embed_tokens;
+    private readonly ModuleList<DecoderLayer> layers;
+    private readonly RmsNorm norm;
+    private readonly Module<Tensor, Tensor> mm_projector;
+    private readonly VisionTower vision_tower;
+    private readonly LlavaConfig config;
+
+    public LlavaModel(LlavaConfig config) : base(nameof(LlavaModel))
+    {
+        this.config = config;
+        embed_tokens = Embedding(config.VocabSize, config.HiddenSize);
+        layers = new ModuleList<DecoderLayer>(
+            Enumerable.Range(0, config.NumHiddenLayers).Select(i => new DecoderLayer(config, i)).ToArray());
+        norm = new RmsNorm(config.HiddenSize, config.RmsNormEps);
+        mm_projector = Projector.Create(config.MmProjectorType, config.MmHiddenSize, config.HiddenSize);
+        vision_tower = new VisionTower(config);
+        RegisterComponents();
+    }
+
+    public Embedding EmbedTokens => embed_tokens;
+    public VisionTower VisionTower => vision_tower;
+    public Module<Tensor, Tensor> MmProjector => mm_projector;
+
+    /// <summary>Runs the decoder stack. Hidden states, when asked for, follow Hugging Face: index 0 is the input,
+    /// index i the output of layer i-1, and the last entry is after the final norm.</summary>
+    public (Tensor Hidden, IReadOnlyList<Tensor>? HiddenStates) Forward(Tensor inputsEmbeds, Tensor? attentionMask,
+        Tensor positionIds, KeyValueCache? cache, bool outputHiddenStates)
+    {
+        long batch = inputsEmbeds.shape[0], length = inputsEmbeds.shape[1];
+        long past = cache?.Length ?? 0;
+        var (cos, sin) = RotaryEmbedding.CosSin(positionIds, config.HeadDim, config.RopeTheta);
+        using var additiveMask = AttentionMask.Build(attentionMask, batch, length, past, config.SlidingWindow,
+                                                     inputsEmbeds.dtype, inputsEmbeds.device);
+        var states = outputHiddenStates ? new List<Tensor> { inputsEmbeds } : null;
+        var hidden = inputsEmbeds;
+        foreach (var layer in layers)
+        {
+            hidden = layer.Forward(hidden, cos, sin, additiveMask, cache);
+            states?.Add(hidden);
+        }
+        hidden = norm.forward(hidden);
+        if (states is not null) states[^1] = hidden;
+        return (hidden, states);
+    }
+}

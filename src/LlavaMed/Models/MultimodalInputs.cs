@@ -1,0 +1,31 @@
+using static TorchSharp.torch;
+
+namespace LlavaMed.Models;
+
+/// <summary>Which end of a row the padding goes to. Training pads right; batched generation pads left so
+/// every row's last position is a real token.</summary>
+public enum PaddingSide { Right, Left }
+
+/// <summary>What the decoder consumes after the image features are spliced into the text embeddings.</summary>
+/// <param name="InputsEmbeds">[B, T, D]</param>
+/// <param name="AttentionMask">[B, T] int64, 1 for real positions, 0 for padding</param>
+/// <param name="PositionIds">[B, T] int64, 0.. over each row's real positions (0 on padding)</param>
+/// <param name="Labels">[B, T] int64 with -100 on image, padding and unsupervised positions; null for inference</param>
+/// <param name="TruncatedRows">rows longer than tokenizer_model_max_length, cut to it (counted, not silent)</param>
+public sealed record MultimodalInputs(Tensor InputsEmbeds, Tensor AttentionMask, Tensor PositionIds, Tensor? Labels,
+                                      int TruncatedRows) : IDisposable
+{
+    public long BatchSize => InputsEmbeds.shape[0];
+    public long Length => InputsEmbeds.shape[1];
+
+    public void Dispose()
+    {
+        InputsEmbeds.Dispose();
+        AttentionMask.Dispose();
+        PositionIds.Dispose();
+        Labels?.Dispose();
+    }
+}
+
+/// <summary>Token ids of v1.0's image tokens, read from the tokenizer's added_tokens.json.</summary>
+public sealed record ImagePatchTokenIds(long Patch, long Start, long End);

@@ -1,0 +1,29 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace LlavaMed.Models;
+
+/// <summary>LLaMA/Mistral RMSNorm (TorchSharp 0.107 has none): normalises in float32, then scales in the input
+/// dtype, exactly as Hugging Face does so bf16 runs round the same way.</summary>
+public sealed class RmsNorm : Module<Tensor, Tensor>
+{
+    private readonly Parameter weight;
+    private readonly double eps;
+
+    public RmsNorm(int size, double eps) : base(nameof(RmsNorm))
+    {
+        weight = Parameter(ones(size));
+        this.eps = eps;
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor hidden)
+    {
+        using var scope = NewDisposeScope();
+        var x = hidden.to(float32);
+        var normalised = x * rsqrt(x.pow(2).mean([-1], keepdim: true) + eps);
+        return (weight * normalised.to(hidden.dtype)).MoveToOuterDisposeScope();
+    }
+}

@@ -1,0 +1,30 @@
+using static TorchSharp.torch;
+
+namespace LlavaMed.Models;
+
+/// <summary>Rotary position embeddings in Hugging Face's <c>rotate_half</c> layout (the two halves of each head
+/// rotate together), with <c>rope_theta</c> from the config.</summary>
+public static class RotaryEmbedding
+{
+    /// <summary>cos and sin for the given positions: [B, T, head_dim], float32.</summary>
+    public static (Tensor Cos, Tensor Sin) CosSin(Tensor positionIds, int headDim, double theta)
+    {
+        using var scope = NewDisposeScope();
+        var exponents = arange(0, headDim, 2, dtype: float32, device: positionIds.device) / headDim;
+        var inverseFrequencies = 1.0f / tensor((float)theta, device: positionIds.device).pow(exponents);
+        var angles = positionIds.to(float32).unsqueeze(-1) * inverseFrequencies; // [B, T, hd/2]
+        var doubled = cat([angles, angles], -1);
+        return (doubled.cos().MoveToOuterDisposeScope(), doubled.sin().MoveToOuterDisposeScope());
+    }
+
+    /// <summary>Rotates [B, H, T, hd] queries or keys; cos/sin are [B, T, hd].</summary>
+    public static Tensor Apply(Tensor x, Tensor cos, Tensor sin)
+    {
+        using var scope = NewDisposeScope();
+        long half = x.shape[^1] / 2;
+        var rotatedHalf = cat([-x.narrow(-1, half, half), x.narrow(-1, 0, half)], -1);
+        var c = cos.unsqueeze(1).to(x.dtype);
+        var s = sin.unsqueeze(1).to(x.dtype);
+        return (x * c + rotatedHalf * s).MoveToOuterDisposeScope();
+    }
+}
