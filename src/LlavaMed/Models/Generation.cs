@@ -32,7 +32,7 @@ public sealed record GeneratedSequence(long[] Tokens, string? Text, FinishReason
 
 /// <summary>Autoregressive decoding for a batch of prompts (left-padded, so every row's last prompt position is
 /// real; positions count from each row's first real token, so a batch gives the same tokens as one-by-one).</summary>
-public sealed class Generator(LlavaForCausalLM model, Func<IReadOnlyList<long>, string>? decode = null)
+public sealed class ResponseGenerator(LlavaForCausalLM model, Func<IReadOnlyList<long>, string>? decode = null)
 {
     /// <summary>Streams the steps of decoding; <paramref name="results"/> is filled when the stream ends.</summary>
     public IEnumerable<GenerationStep> Stream(IReadOnlyList<long[]> prompts, Tensor? pixelValues, GenerationOptions options,
@@ -62,7 +62,7 @@ public sealed class Generator(LlavaForCausalLM model, Func<IReadOnlyList<long>, 
                         var output = model.Forward(inputs, cache);
                         nextLogits = output.Logits[.., -1];
                         Replace(ref attentionMask, inputs.AttentionMask.clone());
-                        Replace(ref lastPositions, inputs.PositionIds[.., -1..].clone());
+                        Replace(ref lastPositions, inputs.PositionIds[.., ^1..].clone());
                     }
                     else
                     {
