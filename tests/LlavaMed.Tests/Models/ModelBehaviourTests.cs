@@ -1,0 +1,195 @@
+using System.Diagnostics;
+using LlavaMed.Checkpoints;
+using LlavaMed.Models;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace LlavaMed.Tests.Models;
+
+public sealed class ModelBehaviourTests
+{
+    static void Log(string line) => TestContext.Current.TestOutputHelper?.WriteLine(line);
+
+    [Fact]
+    public void LossIsTheShiftedCrossEntropyOverSupervisedPositions()
+    {
+        using var scope = NewDisposeScope();
+        using var model = TinyModels.Create(TinyModels.Config());
+        long[] ids = [1, 5, MultimodalSplice.ImageTokenIndex, 7, 8, 9];
+        long[] labels = [-100, -100, -100, 7, 8, 9];
+        using var inputs = model.PrepareInputs([ids], TinyModels.Images(1), [labels]);
+        var output = model.Forward(inputs);
+        var logits = output.Logits[0];
+        var targets = inputs.Labels![0];
+        // By hand: position t predicts label t+1; only supervised targets count.
+        var supervised = Enumerable.Range(0, (int)inputs.Length - 1).Where(t => targets[t + 1].item<long>() != -100).ToArray();
+        var manual = supervised.Select(t => -logits[t].log_softmax(-1)[targets[t + 1].item<long>()].item<float>()).Average();
+        Assert.Equal(3, supervised.Length);
+        Assert.Equal(manual, output.Loss!.item<float>(), 5);
+    }
+
+    [Fact]
+    public void BatchedLeftPaddedGreedyGenerationEqualsOneByOne()
+    {
+        using var scope = NewDisposeScope();
+        using var model = TinyModels.Create(TinyModels.Config());
+        long[][] prompts = [[1, MultimodalSplice.ImageTokenIndex, 20, 21, 22, 23, 24], [1, MultimodalSplice.ImageTokenIndex, 30], [1, MultimodalSplice.ImageTokenIndex, 40, 41, 42]];
+        var images = TinyModels.Images(3);
+        var options = new GenerationOptions { MaxNewTokens = 12, StopTokenIds = [] };
+        var generator = new ResponseGenerator(model);
+        var batched = generator.Generate(prompts, images, options);
+        for (int i = 0; i < prompts.Length; i++)
+        {
+            var single = generator.Generate([prompts[i]], images[i..(i + 1)], options)[0];
+            Log($"row {i}: batched {string.Join(",", batched[i].Tokens)} single {string.Join(",", single.Tokens)}");
+            Assert.Equal(single.Tokens, batched[i].Tokens);
+            Assert.Equal(single.Reason, batched[i].Reason);
+        }
+    }
+
+    [Fact]
+    public void GenerationStopsAtEosAndAtStopStringsButIgnoresEmptyStopStrings()
+    {
+        using var scope = NewDisposeScope();
+        using var model = TinyModels.Create(TinyModels.Config());
+        long[] prompt = [1, MultimodalSplice.ImageTokenIndex, 20];
+        var images = TinyModels.Images(1);
+        var generator = new ResponseGenerator(model, ids => string.Concat(ids.Select(id => $"<{id}>")));
+        var free = generator.Generate([prompt], images, new() { MaxNewTokens = 6, StopStrings = [""] })[0];
+        Assert.Equal(FinishReason.MaxNewTokens, free.Reason);
+        Assert.Equal(6, free.Tokens.Length);
+
+        var eos = generator.Generate([prompt], images, new() { MaxNewTokens = 6, StopTokenIds = [free.Tokens[2]] })[0];
+        Assert.Equal(FinishReason.EndOfSequence, eos.Reason);
+        Assert.Equal(free.Tokens[..2], eos.Tokens);
+
+        var stop = $"<{free.Tokens[3]}>";
+        var stopped = generator.Generate([prompt], images, new() { MaxNewTokens = 6, StopStrings = [stop] })[0];
+        Assert.Equal(FinishReason.StopString, stopped.Reason);
+        Assert.DoesNotContain(stop, stopped.Text);
+        Assert.StartsWith(string.Concat(free.Tokens[..3].Select(id => $"<{id}>")), stopped.Text);
+    }
+
+    [Fact]
+    public void SamplingIsSeededAndTopPKeepsTheNucleus()
+    {
+        using var scope = NewDisposeScope();
+        using var model = TinyModels.Create(TinyModels.Config());
+        long[] prompt = [1, MultimodalSplice.ImageTokenIndex, 20];
+        var images = TinyModels.Images(1);
+        var generator = new ResponseGenerator(model);
+        var options = new GenerationOptions { MaxNewTokens = 8, Temperature = 1.0, TopP = 0.9, Seed = 3 };
+        Assert.Equal(generator.Generate([prompt], images, options)[0].Tokens, generator.Generate([prompt], images, options)[0].Tokens);
+        // A tiny nucleus keeps only the most likely token: sampling becomes greedy.
+        var greedy = generator.Generate([prompt], images, new() { MaxNewTokens = 8 })[0].Tokens;
+        Assert.Equal(greedy, generator.Generate([prompt], images, options with { TopP = 1e-6 })[0].Tokens);
+    }
+
+    [Fact]
+    public void SlidingWindowRestrictsAttentionToTheLastWindowPositions()
+    {
+        using var scope = NewDisposeScope();
+        var mask = AttentionMask.Build(null, 1, 5, 0, slidingWindow: 2, float32, CPU)!;
+        var allowed = mask[0, 0].eq(0).to(int32).data<int>().ToArray();
+        Assert.Equal([1, 0, 0, 0, 0,
+                      1, 1, 0, 0, 0,
+                      0, 1, 1, 0, 0,
+                      0, 0, 1, 1, 0,
+                      0, 0, 0, 1, 1], allowed);
+        // A window longer than the sequence changes nothing.
+        using var windowed = TinyModels.Create(TinyModels.Config(slidingWindow: 1000));
+        using var plain = TinyModels.Create(TinyModels.Config());
+        var embeds = randn(1, 6, 32);
+        var positions = arange(6, dtype: int64).unsqueeze(0);
+        using var _ = no_grad();
+        Assert.True(windowed.Forward(embeds, null, positions).Logits.allclose(plain.Forward(embeds, null, positions).Logits));
+    }
+
+    [Theory]
+    [InlineData("linear", 1)]
+    [InlineData("mlp2x_gelu", 2)]
+    [InlineData("mlp3x_gelu", 3)]
+    [InlineData("identity", 0)]
+    public void ProjectorsHaveTheReleasedKeyLayout(string type, int linearLayers)
+    {
+        using var scope = NewDisposeScope();
+        var config = TinyModels.Config(projector: type) with { MmHiddenSize = type == "identity" ? 32 : 16 };
+        using var model = TinyModels.Create(config);
+        var keys = model.state_dict().Keys.Where(k => k.StartsWith("model.mm_projector")).Order().ToList();
+        var expected = type switch
+        {
+            "linear" => new[] { "model.mm_projector.bias", "model.mm_projector.weight" },
+            _ => Enumerable.Range(0, linearLayers).SelectMany(i => new[] { $"model.mm_projector.{2 * i}.bias", $"model.mm_projector.{2 * i}.weight" }).ToArray(),
+        };
+        Assert.Equal(expected.Order(), keys);
+    }
+
+    [Fact]
+    public void UnknownProjectorTypeIsAClearError()
+    {
+        var error = Assert.Throws<ModelConfigException>(() => TinyModels.Create(TinyModels.Config(projector: "resampler")));
+        Assert.Contains("resampler", error.Message);
+    }
+
+    [Fact]
+    public void ReleasedSevenBillionConfigurationHasTheReleasedNamesShapesAndParameterCount()
+    {
+        var config = new LlavaConfig(); // defaults = microsoft/llava-med-v1.5-mistral-7b
+        set_default_device(META);
+        try
+        {
+            using var model = new LlavaForCausalLM(config);
+            var parameters = model.named_parameters().ToDictionary(p => p.name, p => p.parameter.shape);
+            long Count(Func<string, bool> which) => parameters.Where(p => which(p.Key)).Sum(p => p.Value.Aggregate(1L, (a, b) => a * b));
+            long tower = Count(n => n.StartsWith(CheckpointLoader.TowerPrefix));
+            long projector = Count(n => n.StartsWith("model.mm_projector"));
+            long total = Count(_ => true);
+            Log($"7B: total {total:N0}, mistral {total - tower - projector:N0}, clip {tower:N0}, projector {projector:N0}");
+            Assert.Equal(7_566_219_264, total);
+            Assert.Equal(303_507_456, tower);
+            Assert.Equal(20_979_712, projector);
+            Assert.Equal(7_241_732_096, total - tower - projector);
+            Assert.Equal([32000L, 4096], parameters["model.embed_tokens.weight"]);
+            Assert.Equal([1024L, 4096], parameters["model.layers.31.self_attn.k_proj.weight"]);
+            Assert.Equal([14336L, 4096], parameters["model.layers.0.mlp.gate_proj.weight"]);
+            Assert.Equal([4096L, 1024], parameters["model.mm_projector.0.weight"]);
+            Assert.Equal([4096L, 4096], parameters["model.mm_projector.2.weight"]);
+            Assert.Equal([577L, 1024], parameters[CheckpointLoader.TowerPrefix + "vision_model.embeddings.position_embedding.weight"]);
+            Assert.Equal([1024L, 3, 14, 14], parameters[CheckpointLoader.TowerPrefix + "vision_model.embeddings.patch_embedding.weight"]);
+            Assert.Contains(CheckpointLoader.TowerPrefix + "vision_model.pre_layrnorm.weight", parameters.Keys);
+            Assert.Contains(CheckpointLoader.TowerPrefix + "vision_model.encoder.layers.23.mlp.fc2.bias", parameters.Keys);
+            Assert.Equal([32000L, 4096], parameters["lm_head.weight"]);
+            Assert.Equal(32 * 9 + 2 + 1 + 4 + 7 + 24 * 16, parameters.Count);
+        }
+        finally
+        {
+            set_default_device(CPU);
+        }
+    }
+
+    [Fact]
+    public void ThousandForwardPassesKeepAFlatResidentSize()
+    {
+        using var model = TinyModels.Create(TinyModels.Config());
+        long[] ids = [1, MultimodalSplice.ImageTokenIndex, 20, 21, 22];
+        var images = TinyModels.Images(1).DetachFromDisposeScope();
+        long ResidentBytes() { using var p = Process.GetCurrentProcess(); p.Refresh(); return p.WorkingSet64; }
+        void Steps(int n)
+        {
+            for (int i = 0; i < n; i++)
+            {
+                using var scope = NewDisposeScope();
+                using var _ = no_grad();
+                using var inputs = model.PrepareInputs([ids], images);
+                model.Forward(inputs);
+            }
+        }
+        Steps(100); // warm-up: allocator pools and JIT
+        long before = ResidentBytes();
+        Steps(1000);
+        long growth = ResidentBytes() - before;
+        Log($"resident size growth over 1,000 forward passes: {growth / 1024.0 / 1024.0:F1} MiB");
+        Assert.True(growth < 32L * 1024 * 1024, $"resident size grew by {growth / 1024 / 1024} MiB");
+        images.Dispose();
+    }
+}
