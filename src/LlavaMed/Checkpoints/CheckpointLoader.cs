@@ -49,9 +49,9 @@ public static class CheckpointLoader
         var model = Construct(config, options.Dtype, device);
         try
         {
-            var tensors = new Dictionary<string, (TensorSource Source, string Name)>();
+            var tensors = new Dictionary<string, (CheckpointTensors Source, string Name)>();
             var skipped = new List<string>();
-            using var main = TensorSource.Open(modelFolder);
+            using var main = CheckpointTensors.Open(modelFolder);
             var useTowerFolder = options.VisionTower switch
             {
                 VisionTowerSource.Checkpoint => false,
@@ -65,7 +65,7 @@ public static class CheckpointLoader
                     skipped.Add($"{name} (vision tower read from its own folder)");
                 else tensors[name] = (main, name);
             }
-            TensorSource? tower = null;
+            CheckpointTensors? tower = null;
             string? towerFolder = null;
             try
             {
@@ -74,7 +74,7 @@ public static class CheckpointLoader
                     towerFolder = options.VisionTowerFolder ?? config.ResolveVisionTowerFolder(modelFolder)
                         ?? throw new CheckpointFormatException(modelFolder,
                             $"mm_vision_tower '{config.MmVisionTower}' is not a local folder; pass the CLIP folder explicitly");
-                    tower = TensorSource.Open(towerFolder);
+                    tower = CheckpointTensors.Open(towerFolder);
                     foreach (var name in tower.Names)
                     {
                         if (!name.StartsWith("vision_model.", StringComparison.Ordinal) || IsVestigial(name))
@@ -125,7 +125,7 @@ public static class CheckpointLoader
         name.EndsWith(".rotary_emb.inv_freq", StringComparison.Ordinal)
         || name.EndsWith("embeddings.position_ids", StringComparison.Ordinal);
 
-    static int CopyInto(LlavaForCausalLM model, Dictionary<string, (TensorSource Source, string Name)> tensors, string folder)
+    static int CopyInto(LlavaForCausalLM model, Dictionary<string, (CheckpointTensors Source, string Name)> tensors, string folder)
     {
         var parameters = model.state_dict();
         var missing = parameters.Keys.Where(k => !tensors.ContainsKey(k)).OrderBy(k => k, StringComparer.Ordinal).ToList();
@@ -133,8 +133,8 @@ public static class CheckpointLoader
         if (missing.Count > 0 || unexpected.Count > 0)
             throw new CheckpointFormatException(folder, StrictnessMessage(missing, unexpected));
         var mismatched = parameters
-            .Where(p => !p.Value.shape.SequenceEqual(tensors[p.Key].Source.Shape(tensors[p.Key].Name)))
-            .Select(p => $"{p.Key}: checkpoint [{string.Join(",", tensors[p.Key].Source.Shape(tensors[p.Key].Name))}], "
+            .Where(p => !p.Value.shape.SequenceEqual(tensors[p.Key].Source.GetInfo(tensors[p.Key].Name).Shape))
+            .Select(p => $"{p.Key}: checkpoint [{string.Join(",", tensors[p.Key].Source.GetInfo(tensors[p.Key].Name).Shape)}], "
                          + $"model [{string.Join(",", p.Value.shape)}]")
             .ToList();
         if (mismatched.Count > 0)
@@ -144,7 +144,7 @@ public static class CheckpointLoader
             foreach (var (name, parameter) in parameters)
             {
                 var (source, sourceName) = tensors[name];
-                using var value = source.Read(sourceName, parameter.dtype, parameter.device);
+                using var value = source.ReadTensor(sourceName, parameter.dtype, parameter.device);
                 parameter.copy_(value);
             }
         }

@@ -99,6 +99,23 @@ public sealed record ImageProcessorConfig
         };
     }
 
+    /// <summary>The <c>preprocessor_config.json</c> CLIPImageProcessor writes (current form).</summary>
+    public string ToJson() => JsonSerializer.Serialize(new Dictionary<string, object>
+    {
+        ["crop_size"] = new Dictionary<string, int> { ["height"] = CropHeight, ["width"] = CropWidth },
+        ["do_center_crop"] = DoCenterCrop,
+        ["do_convert_rgb"] = DoConvertRgb,
+        ["do_normalize"] = DoNormalize,
+        ["do_rescale"] = DoRescale,
+        ["do_resize"] = DoResize,
+        ["image_mean"] = new[] { ImageMean.Red, ImageMean.Green, ImageMean.Blue },
+        ["image_processor_type"] = "CLIPImageProcessor",
+        ["image_std"] = new[] { ImageStd.Red, ImageStd.Green, ImageStd.Blue },
+        ["resample"] = PilBicubic,
+        ["rescale_factor"] = RescaleFactor,
+        ["size"] = new Dictionary<string, int> { ["shortest_edge"] = ShortestEdge },
+    }, new JsonSerializerOptions { WriteIndented = true });
+
     private static string PilFilterName(int resample) => resample switch
     {
         0 => "NEAREST",

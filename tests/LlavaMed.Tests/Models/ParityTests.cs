@@ -1,6 +1,5 @@
 using LlavaMed.Checkpoints;
 using LlavaMed.Models;
-using TorchSharp.PyBridge;
 using static TorchSharp.torch;
 
 namespace LlavaMed.Tests.Models;
@@ -22,7 +21,11 @@ public sealed class ParityTests
         return diff;
     }
 
-    static Dictionary<string, Tensor> Case(string folder) => Safetensors.LoadStateDict(Path.Combine(folder, "case.safetensors"));
+    static Dictionary<string, Tensor> Case(string folder)
+    {
+        using var file = SafetensorsFile.Open(Path.Combine(folder, "case.safetensors"));
+        return file.Names.ToDictionary(name => name, name => file.ReadTensor(name));
+    }
 
     [Fact]
     public void V15ForwardMatchesReference()
