@@ -1,1 +1,3 @@
-return 0;
+using LlavaMed.Cli;
+
+return CliApp.Build().Parse(args).Invoke();

@@ -1,0 +1,164 @@
+using LlavaMed.Checkpoints;
+using LlavaMed.Images;
+using LlavaMed.Models;
+using LlavaMed.Text;
+using static TorchSharp.torch;
+
+namespace LlavaMed.Inference;
+
+/// <summary>How to assemble a pipeline: where the tokenizer lives (default: the model folder), which
+/// conversation template (default: the one LLaVA-Med used for that model version), dtype, device and
+/// vision-tower source.</summary>
+public sealed record PipelineOptions
+{
+    public string? TokenizerFolder { get; init; }
+    public string? Template { get; init; }
+    public LoadOptions Load { get; init; } = new();
+}
+
+/// <summary>A loaded model with everything needed to ask it about an image the way LLaVA-Med's own scripts do:
+/// tokenizer, image processor and conversation template.</summary>
+public sealed class LlavaPipeline : IDisposable
+{
+    public LlavaForCausalLM Model { get; }
+    public LlavaTokenizer Tokenizer { get; }
+    public ClipImageProcessor ImageProcessor { get; }
+    public ConversationTemplate Template { get; }
+
+    public LlavaPipeline(LlavaForCausalLM model, LlavaTokenizer tokenizer, ClipImageProcessor imageProcessor, ConversationTemplate template)
+    {
+        if (tokenizer.VocabularySize > model.Config.VocabSize)
+            throw new ArgumentException($"the tokenizer has {tokenizer.VocabularySize} tokens but the model only "
+                                        + $"{model.Config.VocabSize} embedding rows");
+        Model = model;
+        Tokenizer = tokenizer;
+        ImageProcessor = imageProcessor;
+        Template = template;
+    }
+
+    public static LlavaPipeline Load(string modelFolder, PipelineOptions? options = null)
+    {
+        options ??= new PipelineOptions();
+        var tokenizerFolder = options.TokenizerFolder ?? modelFolder;
+        if (!File.Exists(Path.Combine(tokenizerFolder, "tokenizer.model")))
+            throw new FileNotFoundException($"no tokenizer.model in {tokenizerFolder}; pass the tokenizer folder explicitly");
+        var model = CheckpointLoader.Load(modelFolder, options.Load);
+        try
+        {
+            var config = model.Config;
+            // transformers 4.28, which LLaVA-Med v1.0 pinned, stripped whitespace around added tokens.
+            var tokenizer = LlavaTokenizer.FromFolder(tokenizerFolder,
+                config.ModelType == "llava" ? LlavaTokenizerOptions.LlavaMedV10 : LlavaTokenizerOptions.Default);
+            var template = ConversationTemplate.ByName(options.Template ?? DefaultTemplate(config));
+            return new LlavaPipeline(model, tokenizer, ImageProcessorFor(config, modelFolder), template);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The template LLaVA-Med's evaluation used: mistral_instruct for v1.5, <c>simple</c> for v1.0
+    /// (model_vqa_med.py's default), vicuna_v1 for LLaMA-based v1.5-style models.</summary>
+    public static string DefaultTemplate(LlavaConfig config) => config.ModelType switch
+    {
+        "llava_mistral" => ConversationTemplate.MistralInstruct.Name,
+        "llava" => ConversationTemplate.Simple.Name,
+        _ => ConversationTemplate.VicunaV1.Name,
+    };
+
+    /// <summary>The tower folder's preprocessor_config.json when present, else CLIP's settings at the tower's
+    /// image size; padding to a square when the config says <c>image_aspect_ratio: pad</c>.</summary>
+    public static ClipImageProcessor ImageProcessorFor(LlavaConfig config, string modelFolder)
+    {
+        var towerFolder = config.ResolveVisionTowerFolder(modelFolder);
+        var processorFile = towerFolder is null ? null : Path.Combine(towerFolder, "preprocessor_config.json");
+        var processorConfig = processorFile is not null && File.Exists(processorFile)
+            ? ImageProcessorConfig.FromFile(processorFile)
+            : ImageProcessorConfig.ClipVitLarge336 with
+            {
+                ShortestEdge = config.Vision.ImageSize, CropHeight = config.Vision.ImageSize, CropWidth = config.Vision.ImageSize,
+            };
+        return new ClipImageProcessor(processorConfig, ImageAspectModes.FromConfigValue(config.ImageAspectRatio));
+    }
+
+    /// <summary>The prompt text for one question about one image, exactly as the model sees it.</summary>
+    public string BuildPrompt(string question)
+    {
+        var config = Model.Config;
+        var userText = config.UsesImagePatchTokens || config.ModelType == "llava"
+            ? MultimodalPreprocessing.V10Question(question, config.Vision.NumPatches, config.MmUseImStartEnd)
+            : MultimodalPreprocessing.V15Question(question, config.MmUseImStartEnd);
+        return Template.Render([ChatMessage.User(userText)], addGenerationPrompt: true);
+    }
+
+    /// <summary>Prompt ids: -200 where the image goes (v1.5), or the expanded image tokens (v1.0).</summary>
+    public long[] Tokenize(string prompt) => Tokenizer.EncodeWithImages(prompt);
+
+    /// <summary>Pixel values [1, 3, H, W] for one image.</summary>
+    public Tensor Preprocess(RgbImage image) => ImageProcessor.PreprocessBatch([image]);
+
+    /// <summary>The defaults LLaVA-Med v1.5 evaluates with: greedy, stop at EOS and the template's stop strings.</summary>
+    public GenerationOptions DefaultGenerationOptions(int maxNewTokens = 512) => new()
+    {
+        MaxNewTokens = maxNewTokens,
+        StopStrings = Template.StopStrings,
+    };
+
+    /// <summary>Streams the answer as text pieces. Text that could be the start of a stop string is held back
+    /// until it is clear it is not one, so the stream never shows a stop string.</summary>
+    public IEnumerable<string> AskStreaming(RgbImage image, string question, GenerationOptions? options = null)
+    {
+        options ??= DefaultGenerationOptions();
+        var prompt = Tokenize(BuildPrompt(question));
+        using var pixels = Preprocess(image);
+        var generator = new ResponseGenerator(Model, ids => Tokenizer.Decode(ids));
+        var results = new List<GeneratedSequence>();
+        var tokens = new List<long>();
+        int emitted = 0;
+        var stops = options.StopStrings.Where(s => s.Length > 0).ToArray();
+        foreach (var step in generator.Stream([prompt], pixels, options, results))
+        {
+            if (step.Tokens[0] is not { } token || token == Model.Config.EosTokenId) continue;
+            tokens.Add(token);
+            var text = Tokenizer.Decode(tokens);
+            int safe = StopStrings.SafePrefixLength(text, stops);
+            if (safe > emitted)
+            {
+                yield return text[emitted..safe];
+                emitted = safe;
+            }
+        }
+        var final = results[0].Text ?? "";
+        if (final.Length > emitted) yield return final[emitted..];
+    }
+
+    public string Ask(RgbImage image, string question, GenerationOptions? options = null) =>
+        string.Concat(AskStreaming(image, question, options));
+
+    public void Dispose() => Model.Dispose();
+}
+
+/// <summary>Pure helpers for stop strings in streamed text.</summary>
+public static class StopStrings
+{
+    /// <summary>How much of <paramref name="text"/> can be shown: up to the first complete stop string, and
+    /// short of any trailing text that is a prefix of a stop string.</summary>
+    public static int SafePrefixLength(string text, IReadOnlyList<string> stops)
+    {
+        int safe = text.Length;
+        foreach (var stop in stops)
+        {
+            var found = text.IndexOf(stop, StringComparison.Ordinal);
+            if (found >= 0) safe = Math.Min(safe, found);
+            for (int length = Math.Min(stop.Length - 1, text.Length); length > 0; length--)
+                if (text.AsSpan(text.Length - length).SequenceEqual(stop.AsSpan(0, length)))
+                {
+                    safe = Math.Min(safe, text.Length - length);
+                    break;
+                }
+        }
+        return safe;
+    }
+}
