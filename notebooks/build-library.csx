@@ -1,0 +1,62 @@
+// Publishes src/LlavaMed into artifacts/notebook-lib/ (what the notebooks #r) when it is missing or older than
+// the library's sources. Loaded by each notebook's first cell: `#load "build-library.csx"`.
+// After it rebuilds, restart the kernel so the next #r picks up the new LlavaMed.dll.
+using System.Diagnostics;
+using System.IO;
+using System.Runtime.InteropServices;
+
+static string FindRepositoryRoot()
+{
+    for (var dir = new DirectoryInfo(Directory.GetCurrentDirectory()); dir is not null; dir = dir.Parent)
+        if (File.Exists(Path.Combine(dir.FullName, "LlavaMed.Workbench.sln"))) return dir.FullName;
+    throw new InvalidOperationException($"no LlavaMed.Workbench.sln above {Directory.GetCurrentDirectory()}; "
+                                        + "start the notebook from the repository's notebooks/ folder");
+}
+
+static DateTime NewestWrite(IEnumerable<string> files) =>
+    files.Select(File.GetLastWriteTimeUtc).DefaultIfEmpty(DateTime.MinValue).Max();
+
+// What the compiler and MSBuild read: a change to any of these makes the publish rewrite a DLL.
+static bool IsBuildInput(string file) =>
+    Path.GetExtension(file) is ".cs" or ".csproj" or ".props" or ".targets";
+
+static IEnumerable<string> SourceFiles(string folder) =>
+    Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories).Where(file =>
+    {
+        var relative = Path.GetRelativePath(folder, file).Replace('\\', '/');
+        return IsBuildInput(file) && !relative.StartsWith("bin/") && !relative.StartsWith("obj/");
+    });
+
+var repositoryRoot = FindRepositoryRoot();
+var notebookLibrary = Path.Combine(repositoryRoot, "artifacts", "notebook-lib");
+var sources = SourceFiles(Path.Combine(repositoryRoot, "src", "LlavaMed"))
+    .Concat(SourceFiles(Path.Combine(repositoryRoot, "src", "LlavaMed.Plotting")))
+    .Concat(Directory.EnumerateFiles(repositoryRoot, "Directory.*").Where(IsBuildInput));
+var libraryIsCurrent = File.Exists(Path.Combine(notebookLibrary, "LlavaMed.dll"))
+    && NewestWrite(Directory.EnumerateFiles(notebookLibrary, "*.dll", SearchOption.AllDirectories)) >= NewestWrite(sources);
+
+if (libraryIsCurrent)
+{
+    Console.WriteLine($"LlavaMed library is up to date: {notebookLibrary}");
+}
+else
+{
+    Console.WriteLine($"Publishing LlavaMed to {notebookLibrary} ...");
+    var publish = new ProcessStartInfo("dotnet")
+    {
+        WorkingDirectory = repositoryRoot,
+        RedirectStandardOutput = true,
+        RedirectStandardError = true,
+    };
+    foreach (var argument in new[] { "publish", "src/LlavaMed/LlavaMed.csproj", "-c", "Release",
+                                     "-r", RuntimeInformation.RuntimeIdentifier, "--self-contained", "false",
+                                     "-o", notebookLibrary, "-nologo" })
+        publish.ArgumentList.Add(argument);
+    using var process = Process.Start(publish)!;
+    var errorTask = process.StandardError.ReadToEndAsync();
+    var output = process.StandardOutput.ReadToEnd();
+    process.WaitForExit();
+    if (process.ExitCode != 0)
+        throw new InvalidOperationException($"dotnet publish failed ({process.ExitCode}):\n{output}\n{errorTask.Result}");
+    Console.WriteLine("Done. If this kernel had already loaded LlavaMed.dll, restart it to use the new build.");
+}

@@ -1,0 +1,46 @@
+using System.Net;
+using LlavaMed.Notebooks;
+
+namespace LlavaMed.Plotting;
+
+/// <summary>A rendered Plotly chart (see <see cref="Charts"/>). Notebooks display it as HTML; every fragment and
+/// page embeds plotly.js itself, so charts work offline.</summary>
+[TypeFormatterSource(typeof(HtmlFormatterSource), PreferredMimeTypes = [HtmlFormatterSource.HtmlMimeType])]
+public sealed class Chart : IHtmlView
+{
+    private readonly Lazy<string> html;
+
+    internal Chart(string? title, string figureHtml)
+    {
+        Title = title;
+        FigureHtml = figureHtml;
+        html = new Lazy<string>(() => $"<div class=\"llavamed-chart\">{PlotlyScriptElement()}{FigureHtml}</div>");
+    }
+
+    public string? Title { get; }
+
+    /// <summary>A stand-alone fragment: plotly.js (about 3.6 MB, evaluated only if the page has no Plotly yet)
+    /// followed by the chart.</summary>
+    public string Html => html.Value;
+
+    /// <summary>The chart's div and drawing script, without plotly.js.</summary>
+    internal string FigureHtml { get; }
+
+    /// <summary>Writes a complete HTML page holding this chart.</summary>
+    public void SaveHtml(string path) => Charts.SavePage(path, Title ?? "Chart", [this]);
+
+    public override string ToString() => Title is null ? "Chart" : $"Chart: {Title}";
+
+    internal static string PlotlyScriptElement() =>
+        // plotly.js is a UMD bundle: hiding AMD/CommonJS loaders (e.g. a notebook's require.js) makes it always set
+        // the global Plotly that the figures call.
+        "<script type=\"text/javascript\">if (typeof window.Plotly === 'undefined') { (function (define, module, exports) {\n"
+        + PlottingRenderer.PlotlyJavaScript
+        + "\n}).call(window); }</script>";
+
+    internal static string Page(string title, IEnumerable<Chart> charts) =>
+        "<!DOCTYPE html>\n<html>\n<head>\n<meta charset=\"utf-8\" />\n"
+        + $"<title>{WebUtility.HtmlEncode(title)}</title>\n{PlotlyScriptElement()}\n</head>\n<body>\n"
+        + string.Join("\n", charts.Select(chart => chart.FigureHtml))
+        + "\n</body>\n</html>\n";
+}

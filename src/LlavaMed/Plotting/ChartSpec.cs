@@ -1,0 +1,30 @@
+namespace LlavaMed.Plotting;
+
+/// <summary>The description of one chart that crosses from LlavaMed into the isolated renderer as JSON.
+/// This file is compiled into both assemblies (LlavaMed and LlavaMed.Plotting), so the contract has one definition;
+/// only strings cross the AssemblyLoadContext boundary.</summary>
+internal sealed record ChartSpec
+{
+    public const string BarKind = "bar";
+    public const string LinesKind = "lines";
+    public const string HeatmapKind = "heatmap";
+
+    public required string Kind { get; init; }
+    public string? Title { get; init; }
+    public string? XTitle { get; init; }
+    public string? YTitle { get; init; }
+
+    /// <summary>Bar: one category label per value.</summary>
+    public string[]? Labels { get; init; }
+    public double[]? Values { get; init; }
+
+    /// <summary>Lines: one entry per curve.</summary>
+    public LineSpec[]? Series { get; init; }
+
+    /// <summary>Heatmap: rows of cells (row i is drawn at <see cref="YLabels"/>[i]).</summary>
+    public double[][]? Z { get; init; }
+    public string[]? XLabels { get; init; }
+    public string[]? YLabels { get; init; }
+}
+
+internal sealed record LineSpec(string Name, double[] X, double[] Y);

@@ -1,0 +1,121 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Text.Json.Nodes;
+using LlavaMed.Workbench;
+
+namespace LlavaMed.Tests.Notebooks;
+
+/// <summary>Runs notebooks headlessly with the repository's dotnet-repl, the way VS Code would run them (working
+/// directory = the notebook's folder). Created once per test run: it restores the local tools and publishes the
+/// library to artifacts/notebook-lib/ first, as notebooks/build-library.csx would.</summary>
+public sealed class NotebookRunner
+{
+    private static readonly TimeSpan PublishTimeout = TimeSpan.FromMinutes(5);
+    private static readonly TimeSpan NotebookTimeout = TimeSpan.FromMinutes(2);
+
+    private readonly ConcurrentDictionary<string, Lazy<NotebookRun>> runs = new();
+
+    public NotebookRunner()
+    {
+        RepositoryRoot = WorkbenchPaths.FindRepositoryRoot(AppContext.BaseDirectory)
+                         ?? throw new InvalidOperationException("tests must run inside the repository checkout");
+        RunDotnet(["tool", "restore"], RepositoryRoot, PublishTimeout, environment: null);
+        // The same command as notebooks/build-library.csx, run unconditionally: it is incremental.
+        RunDotnet(["publish", "src/LlavaMed/LlavaMed.csproj", "-c", "Release", "-r", RuntimeInformation.RuntimeIdentifier,
+                   "--self-contained", "false", "-o", Path.Combine(RepositoryRoot, "artifacts", "notebook-lib"), "-nologo"],
+                  RepositoryRoot, PublishTimeout, environment: null);
+    }
+
+    public string RepositoryRoot { get; }
+
+    public string NotebooksFolder => Path.Combine(RepositoryRoot, "notebooks");
+
+    public static IEnumerable<string> NotebookNames() =>
+        Directory.EnumerateFiles(Path.Combine(WorkbenchPaths.FindRepositoryRoot(AppContext.BaseDirectory)!, "notebooks"), "*.ipynb")
+            .Select(Path.GetFileName).Order(StringComparer.Ordinal)!;
+
+    /// <summary>Runs <paramref name="notebookName"/> (once per <paramref name="variant"/>) and returns the executed
+    /// copy, written to artifacts/notebooks/. <paramref name="environment"/> adds variables for the kernel.</summary>
+    public NotebookRun Run(string notebookName, string variant = "", IReadOnlyDictionary<string, string>? environment = null) =>
+        runs.GetOrAdd(notebookName + "|" + variant,
+                      _ => new Lazy<NotebookRun>(() => Execute(notebookName, variant, environment))).Value;
+
+    private NotebookRun Execute(string notebookName, string variant, IReadOnlyDictionary<string, string>? environment)
+    {
+        var outputFolder = Path.Combine(RepositoryRoot, "artifacts", "notebooks");
+        Directory.CreateDirectory(outputFolder);
+        var outputName = variant.Length == 0
+            ? notebookName
+            : Path.GetFileNameWithoutExtension(notebookName) + "." + variant + ".ipynb";
+        var outputPath = Path.Combine(outputFolder, outputName);
+        File.Delete(outputPath);
+
+        var stopwatch = Stopwatch.StartNew();
+        var (exitCode, log) = RunDotnet(
+            ["repl", "--run", notebookName, "--exit-after-run", "--output-path", outputPath],
+            NotebooksFolder, NotebookTimeout, environment, throwOnFailure: false);
+        stopwatch.Stop();
+
+        var executed = File.Exists(outputPath) ? JsonNode.Parse(File.ReadAllText(outputPath))!.AsObject() : null;
+        return new NotebookRun(notebookName, outputPath, exitCode, log, stopwatch.Elapsed, executed);
+    }
+
+    private static (int ExitCode, string Log) RunDotnet(IEnumerable<string> arguments, string workingDirectory,
+        TimeSpan timeout, IReadOnlyDictionary<string, string>? environment, bool throwOnFailure = true)
+    {
+        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
+        {
+            WorkingDirectory = workingDirectory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        foreach (var argument in arguments) start.ArgumentList.Add(argument);
+        // The test host may inherit MSBuild settings from `dotnet test`; a nested build must start clean.
+        foreach (var name in start.Environment.Keys.Where(k => k.StartsWith("MSBuild", StringComparison.OrdinalIgnoreCase)).ToList())
+            start.Environment.Remove(name);
+        start.Environment["DOTNET_NOLOGO"] = "1";
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+            start.Environment[name] = value;
+
+        using var process = Process.Start(start)!;
+        var standardError = process.StandardError.ReadToEndAsync();
+        var standardOutput = process.StandardOutput.ReadToEndAsync();
+        if (!process.WaitForExit(timeout))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"dotnet {string.Join(' ', start.ArgumentList)} ran longer than {timeout}");
+        }
+        var log = standardOutput.Result + standardError.Result;
+        if (throwOnFailure && process.ExitCode != 0)
+            throw new InvalidOperationException($"dotnet {string.Join(' ', start.ArgumentList)} failed ({process.ExitCode}):\n{log}");
+        return (process.ExitCode, log);
+    }
+}
+
+/// <summary>One headless run of a notebook: the exit code, the console log and the executed notebook.</summary>
+public sealed record NotebookRun(string NotebookName, string OutputPath, int ExitCode, string Log, TimeSpan Elapsed,
+                                 JsonObject? Executed)
+{
+    public IEnumerable<JsonObject> CodeCells =>
+        Executed?["cells"]!.AsArray().Select(cell => cell!.AsObject())
+            .Where(cell => (string?)cell["cell_type"] == "code") ?? [];
+
+    /// <summary>The error outputs, as "ename: evalue" lines.</summary>
+    public IReadOnlyList<string> Errors =>
+        CodeCells.SelectMany(cell => cell["outputs"]!.AsArray())
+            .Where(output => (string?)output!["output_type"] == "error")
+            .Select(output => $"{(string?)output!["ename"]}: {(string?)output["evalue"]}")
+            .ToList();
+
+    /// <summary>Every text/html output joined together.</summary>
+    public string Html => string.Concat(
+        CodeCells.SelectMany(cell => cell["outputs"]!.AsArray())
+            .Select(output => output!["data"]?["text/html"])
+            .Where(html => html is not null)
+            .Select(html => html is JsonArray lines ? string.Concat(lines.Select(line => (string?)line)) : (string?)html));
+
+    public string Describe() =>
+        $"{NotebookName}: exit code {ExitCode} after {Elapsed.TotalSeconds:F1} s; executed copy: {OutputPath}\n"
+        + string.Join("\n", Errors) + "\n" + Log;
+}
