@@ -69,4 +69,21 @@ public sealed class RgbImage
         }
         return new RgbImage(info.Width, info.Height, rgb);
     }
+
+    /// <summary>PNG bytes of this image (for display and for saving intermediate stages).</summary>
+    public byte[] EncodePng()
+    {
+        var rgba = new byte[Width * Height * 4];
+        for (int source = 0, target = 0; source < Pixels.Length; source += 3, target += 4)
+        {
+            rgba[target] = Pixels[source];
+            rgba[target + 1] = Pixels[source + 1];
+            rgba[target + 2] = Pixels[source + 2];
+            rgba[target + 3] = 255;
+        }
+        var info = new SKImageInfo(Width, Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
+        using var image = SKImage.FromPixelCopy(info, rgba);
+        using var png = image.Encode(SKEncodedImageFormat.Png, 100);
+        return png.ToArray();
+    }
 }

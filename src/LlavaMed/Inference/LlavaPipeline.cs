@@ -134,6 +134,20 @@ public sealed class LlavaPipeline : IDisposable
         if (final.Length > emitted) yield return final[emitted..];
     }
 
+    /// <summary>The model's most likely first answer tokens for a question: (token piece, probability).</summary>
+    public IReadOnlyList<(string Token, float Probability)> NextTokenDistribution(RgbImage image, string question, int top = 10)
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        using var pixels = Preprocess(image);
+        using var inputs = Model.PrepareInputs([Tokenize(BuildPrompt(question))], pixels);
+        var probabilities = Model.Forward(inputs).Logits[0, -1].to(float32).softmax(-1);
+        var (values, indices) = probabilities.topk(Math.Min(top, (int)probabilities.shape[0]));
+        return indices.data<long>().ToArray()
+            .Zip(values.data<float>().ToArray(), (id, p) => (Tokenizer.IdToToken((int)id), p))
+            .ToList();
+    }
+
     public string Ask(RgbImage image, string question, GenerationOptions? options = null) =>
         string.Concat(AskStreaming(image, question, options));
 

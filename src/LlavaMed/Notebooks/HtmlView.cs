@@ -17,5 +17,14 @@ public sealed class HtmlView(string html) : IHtmlView
             : $"<figure style=\"margin:0\">{image}<figcaption>{WebUtility.HtmlEncode(caption)}</figcaption></figure>");
     }
 
+    /// <summary>A simple table with a header row; cells are HTML-encoded text.</summary>
+    public static HtmlView Table(IReadOnlyList<string> headers, IEnumerable<IReadOnlyList<string>> rows)
+    {
+        static string Cells(IEnumerable<string> cells, string tag) =>
+            string.Concat(cells.Select(c => $"<{tag}>{WebUtility.HtmlEncode(c)}</{tag}>"));
+        var body = string.Concat(rows.Select(r => $"<tr>{Cells(r, "td")}</tr>"));
+        return new HtmlView($"<table><thead><tr>{Cells(headers, "th")}</tr></thead><tbody>{body}</tbody></table>");
+    }
+
     public override string ToString() => $"HtmlView ({Html.Length} characters)";
 }

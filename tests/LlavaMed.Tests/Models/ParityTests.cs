@@ -27,33 +27,38 @@ public sealed class ParityTests
         return file.Names.ToDictionary(name => name, name => file.ReadTensor(name));
     }
 
-    [Fact]
-    public void V15ForwardMatchesReference()
+    [Theory]
+    [InlineData("llava-med-v1.5-tiny")]
+    [InlineData("llava-med-v1.0-tiny")]
+    public void ForwardMatchesReference(string fixture)
     {
-        var folder = SharedFixtures.V15Tiny;
+        var folder = SharedFixtures.Require("fixtures", fixture);
         using var scope = NewDisposeScope();
         var expected = Case(folder);
-        using var model = CheckpointLoader.Load(folder);
+        using var model = CheckpointLoader.Load(folder, null, out var report);
+        Log($"{fixture}: {report.TensorsLoaded} tensors loaded; skipped: {string.Join("; ", report.Skipped)}");
         var pixels = expected["pixel_values"];
         var ids = expected["input_ids"][0].data<long>().ToArray();
         using var _ = no_grad();
 
         var visionStates = model.Model.VisionTower.HiddenStates(pixels);
         for (int i = 0; i < visionStates.Count; i++)
-            MaxAbsDiff(visionStates[i], expected["vision_hidden_states"][i], $"vision_hidden_states[{i}]", FeatureTolerance);
+            MaxAbsDiff(visionStates[i], expected["vision_hidden_states"][i], $"{fixture} vision_hidden_states[{i}]", FeatureTolerance);
         MaxAbsDiff(model.Model.VisionTower.SelectFeatures(visionStates), expected["vision_selected_features"],
-                   "vision_selected_features", FeatureTolerance);
-        MaxAbsDiff(model.EncodeImages(pixels), expected["projected_image_features"], "projected_image_features", FeatureTolerance);
+                   $"{fixture} vision_selected_features", FeatureTolerance);
+        MaxAbsDiff(model.EncodeImages(pixels), expected["projected_image_features"], $"{fixture} projected_image_features", FeatureTolerance);
 
         using var inputs = model.PrepareInputs([ids], pixels);
-        MaxAbsDiff(inputs.InputsEmbeds, expected["inputs_embeds"], "inputs_embeds", FeatureTolerance);
-        Assert.Equal(expected["attention_mask"].data<long>().ToArray(), inputs.AttentionMask.data<long>().ToArray());
-        Assert.Equal(expected["position_ids"].data<long>().ToArray(), inputs.PositionIds.data<long>().ToArray());
+        MaxAbsDiff(inputs.InputsEmbeds, expected["inputs_embeds"], $"{fixture} inputs_embeds", FeatureTolerance);
+        if (expected.TryGetValue("attention_mask", out var mask))
+            Assert.Equal(mask.data<long>().ToArray(), inputs.AttentionMask.data<long>().ToArray());
+        if (expected.TryGetValue("position_ids", out var positions))
+            Assert.Equal(positions.data<long>().ToArray(), inputs.PositionIds.data<long>().ToArray());
 
         var output = model.Forward(inputs, outputHiddenStates: true);
         for (int i = 0; i < output.HiddenStates!.Count; i++)
-            MaxAbsDiff(output.HiddenStates[i], expected["decoder_hidden_states"][i], $"decoder_hidden_states[{i}]", DecoderTolerance);
-        MaxAbsDiff(output.Logits, expected["logits"], "logits", DecoderTolerance);
+            MaxAbsDiff(output.HiddenStates[i], expected["decoder_hidden_states"][i], $"{fixture} decoder_hidden_states[{i}]", DecoderTolerance);
+        MaxAbsDiff(output.Logits, expected["logits"], $"{fixture} logits", DecoderTolerance);
     }
 
     [Theory]
@@ -78,32 +83,5 @@ public sealed class ParityTests
         Assert.Equal(expectedTokens, tokens);
         var stepLogits = stack(steps.Select(s => tensor(s.Logits![0])).ToArray()).unsqueeze(0);
         MaxAbsDiff(stepLogits, expected["greedy_step_logits"], $"{fixture} greedy_step_logits (cache={useCache})", DecoderTolerance);
-    }
-
-    [Fact]
-    public void V10ForwardMatchesReference()
-    {
-        var folder = SharedFixtures.V10Tiny;
-        using var scope = NewDisposeScope();
-        var expected = Case(folder);
-        using var model = CheckpointLoader.Load(folder, null, out var report);
-        Log($"v1.0 load: {report.TensorsLoaded} tensors; skipped: {string.Join("; ", report.Skipped)}");
-        var pixels = expected["pixel_values"];
-        var ids = expected["input_ids"][0].data<long>().ToArray();
-        using var _ = no_grad();
-
-        var visionStates = model.Model.VisionTower.HiddenStates(pixels);
-        for (int i = 0; i < visionStates.Count; i++)
-            MaxAbsDiff(visionStates[i], expected["vision_hidden_states"][i], $"v1.0 vision_hidden_states[{i}]", FeatureTolerance);
-        MaxAbsDiff(model.Model.VisionTower.SelectFeatures(visionStates), expected["vision_selected_features"],
-                   "v1.0 vision_selected_features", FeatureTolerance);
-        MaxAbsDiff(model.EncodeImages(pixels), expected["projected_image_features"], "v1.0 projected_image_features", FeatureTolerance);
-
-        using var inputs = model.PrepareInputs([ids], pixels);
-        MaxAbsDiff(inputs.InputsEmbeds, expected["inputs_embeds"], "v1.0 inputs_embeds", FeatureTolerance);
-        var output = model.Forward(inputs, outputHiddenStates: true);
-        for (int i = 0; i < output.HiddenStates!.Count; i++)
-            MaxAbsDiff(output.HiddenStates[i], expected["decoder_hidden_states"][i], $"v1.0 decoder_hidden_states[{i}]", DecoderTolerance);
-        MaxAbsDiff(output.Logits, expected["logits"], "v1.0 logits", DecoderTolerance);
     }
 }

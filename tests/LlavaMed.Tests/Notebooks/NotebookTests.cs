@@ -21,36 +21,47 @@ public sealed class NotebookTests(NotebookRunner runner) : IClassFixture<Noteboo
     }
 
     [Fact]
-    public void QuickstartShowsTheFixtureImageAndAPlotlyChartWithEmbeddedPlotlyJs()
+    public void QuickstartAsksTheFixtureModelAndShowsPlotlyChartsWithEmbeddedPlotlyJs()
     {
-        SharedFixtures.Require("fixtures", "image-preprocess", "img_300x200.png");
+        SharedFixtures.Require("fixtures", "llava-med-v1.5-tiny", "model.safetensors");
         var run = runner.Run(QuickstartName);
 
         Assert.True(run.ExitCode == 0, run.Describe());
-        Assert.Contains("<figcaption>img_300x200.png</figcaption>", run.Html);
+        Assert.Contains("<figcaption>img_300x200.png (300x200)</figcaption>", run.Html);
+        Assert.Contains("<figcaption>padded to a square, resized and cropped</figcaption>", run.Html);
         Assert.Contains("<img src=\"data:image/png;base64,", run.Html);
-        // The chart: plotly.js inlined (its banner) and no script loaded from elsewhere (CDN).
+        Assert.Contains("llava_mistral: 2 layers", run.Html);
+        Assert.Contains("[INST] &lt;image&gt;", run.Html);
+        Assert.Contains("<td>-200</td><td>&lt;image&gt;</td>", run.Html);
+        // The charts: plotly.js inlined (its banner) and no script loaded from elsewhere (CDN).
         Assert.Contains("plotly.js v2.", run.Html);
         Assert.Contains("Plotly.newPlot", run.Html);
-        Assert.Contains("Top-4 class probabilities", run.Html);
+        Assert.Contains("Most likely first answer tokens", run.Html);
+        Assert.Contains("normalised red channel of pixel_values 1x3x56x56", run.Html);
         Assert.DoesNotContain("<script src", run.Html, StringComparison.OrdinalIgnoreCase);
     }
 
     [Fact]
-    public void QuickstartFallsBackToAGeneratedImageWithoutSharedFixtures()
+    public void QuickstartBuildsAndUsesTheDemoCheckpointWithoutSharedFixtures()
     {
         var emptyShared = Directory.CreateTempSubdirectory("llavamed-no-shared-");
+        var emptyCache = Directory.CreateTempSubdirectory("llavamed-cache-");
         try
         {
-            var run = runner.Run(QuickstartName, "no-shared",
-                                 new Dictionary<string, string> { ["LLAVAMED_SHARED"] = emptyShared.FullName });
+            var run = runner.Run(QuickstartName, "no-shared", new Dictionary<string, string>
+            {
+                ["LLAVAMED_SHARED"] = emptyShared.FullName, ["LLAVAMED_CACHE"] = emptyCache.FullName,
+            });
 
             Assert.True(run.ExitCode == 0, run.Describe());
-            Assert.Contains("generated sample (shared fixtures not found)", run.Html);
+            Assert.Contains("the workbench&#39;s own demo checkpoint", run.Html.Replace("'", "&#39;"));
+            Assert.Contains("<figcaption>demo-chest-xray.png (256x256)</figcaption>", run.Html);
+            Assert.Contains("Most likely first answer tokens", run.Html);
         }
         finally
         {
             emptyShared.Delete(recursive: true);
+            emptyCache.Delete(recursive: true);
         }
     }
 

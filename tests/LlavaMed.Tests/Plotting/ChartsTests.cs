@@ -93,12 +93,14 @@ public class ChartsTests
     }
 
     [Fact]
-    public void SampleImageIsAPngOfTheRequestedSize()
+    public void ImagesRoundTripThroughPngAndTablesAreEncoded()
     {
-        var png = SampleImage.GradientPng(30, 20);
-        using var bitmap = SkiaSharp.SKBitmap.Decode(png);
-        Assert.Equal((30, 20), (bitmap.Width, bitmap.Height));
+        var image = LlavaMed.Images.RgbImage.Filled(30, 20, (10, 200, 30));
+        var png = image.EncodePng();
+        Assert.Equal(image.Pixels, LlavaMed.Images.RgbImage.Decode(png).Pixels);
         Assert.StartsWith("<img src=\"data:image/png;base64,", HtmlView.Png(png).Html);
+        Assert.Equal("<table><thead><tr><th>id</th></tr></thead><tbody><tr><td>&lt;image&gt;</td></tr></tbody></table>",
+                     HtmlView.Table(["id"], [["<image>"]]).Html);
     }
 
     private static List<int> AllIndexesOf(string text, string value)
