@@ -17,10 +17,10 @@ public static class InspectCommand
         {
             model, inputs, output, greedy,
         };
-        forward.SetAction(parse => CliErrors.Run(parse, (output, error) =>
+        forward.SetAction(parse => CliErrors.Run(parse, (stdout, _) =>
         {
             var written = InspectForward.Run(parse.GetValue(model)!, parse.GetValue(inputs)!, parse.GetValue(output)!, parse.GetValue(greedy));
-            output.WriteLine($"wrote {string.Join(", ", written)} to {parse.GetValue(output)}");
+            stdout.WriteLine($"wrote {string.Join(", ", written)} to {parse.GetValue(output)}");
             return 0;
         }));
         return new Command("inspect", "Look inside the model") { forward };

@@ -71,7 +71,7 @@ public sealed class ResponseGenerator(LlavaForCausalLM model, Func<IReadOnlyList
                         var lastTokens = tensor(generated.Select(g => g[^1]).ToArray(), [batch, 1], device: model.Device);
                         Replace(ref attentionMask, cat([attentionMask!, ones_like(lastPositions!)], 1));
                         Replace(ref lastPositions, lastPositions! + 1);
-                        var output = model.Forward(model.EmbedTokens(lastTokens), attentionMask, lastPositions, cache: cache);
+                        var output = model.Forward(model.EmbedTokens(lastTokens), attentionMask, lastPositions!, cache: cache);
                         nextLogits = output.Logits[.., -1];
                     }
                 }

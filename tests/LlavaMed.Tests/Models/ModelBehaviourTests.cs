@@ -166,6 +166,16 @@ public sealed class ModelBehaviourTests
             set_default_device(CPU);
         }
     }
+}
+
+/// <summary>Runs alone (no other test in parallel), since it measures the whole process's resident size.</summary>
+[CollectionDefinition(nameof(MemoryTests), DisableParallelization = true)]
+public sealed class MemoryTestsCollection;
+
+[Collection(nameof(MemoryTests))]
+public sealed class MemoryTests
+{
+    static void Log(string line) => TestContext.Current.TestOutputHelper?.WriteLine(line);
 
     [Fact]
     public void ThousandForwardPassesKeepAFlatResidentSize()
@@ -185,8 +195,10 @@ public sealed class ModelBehaviourTests
             }
         }
         Steps(100); // warm-up: allocator pools and JIT
+        GC.Collect();
         long before = ResidentBytes();
         Steps(1000);
+        GC.Collect();
         long growth = ResidentBytes() - before;
         Log($"resident size growth over 1,000 forward passes: {growth / 1024.0 / 1024.0:F1} MiB");
         Assert.True(growth < 32L * 1024 * 1024, $"resident size grew by {growth / 1024 / 1024} MiB");

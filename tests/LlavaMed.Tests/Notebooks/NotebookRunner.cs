@@ -109,11 +109,16 @@ public sealed record NotebookRun(string NotebookName, string OutputPath, int Exi
             .ToList();
 
     /// <summary>Every text/html output joined together.</summary>
-    public string Html => string.Concat(
+    public string Html => Outputs("text/html");
+
+    /// <summary>Every text/plain output (strings and values a cell ends with) joined together.</summary>
+    public string Text => Outputs("text/plain");
+
+    string Outputs(string mimeType) => string.Concat(
         CodeCells.SelectMany(cell => cell["outputs"]!.AsArray())
-            .Select(output => output!["data"]?["text/html"])
-            .Where(html => html is not null)
-            .Select(html => html is JsonArray lines ? string.Concat(lines.Select(line => (string?)line)) : (string?)html));
+            .Select(output => output!["data"]?[mimeType])
+            .Where(data => data is not null)
+            .Select(data => data is JsonArray lines ? string.Concat(lines.Select(line => (string?)line)) : (string?)data));
 
     public string Describe() =>
         $"{NotebookName}: exit code {ExitCode} after {Elapsed.TotalSeconds:F1} s; executed copy: {OutputPath}\n"
