@@ -37,7 +37,8 @@ public static class AskCommand
             var picture = RgbImage.Load(imagePath);
             var text = parse.GetValue(question)!;
             if (parse.GetValue(showPrompt)) error.WriteLine($"prompt: {pipeline.BuildPrompt(text)}");
-            error.WriteLine($"model: {modelFolder}\nimage: {imagePath}\nquestion: {text}");
+            error.WriteLine($"model: {modelFolder}{(defaults is null ? "" : $" ({defaults.Description})")}\n"
+                            + $"image: {imagePath}\nquestion: {text}");
             output.Write("answer: ");
             var generation = pipeline.DefaultGenerationOptions(parse.GetValue(maxNewTokens)) with
             {

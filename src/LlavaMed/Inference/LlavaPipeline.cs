@@ -39,6 +39,7 @@ public sealed class LlavaPipeline : IDisposable
     public static LlavaPipeline Load(string modelFolder, PipelineOptions? options = null)
     {
         options ??= new PipelineOptions();
+        if (!Directory.Exists(modelFolder)) throw new DirectoryNotFoundException($"model folder not found: {modelFolder}");
         var tokenizerFolder = options.TokenizerFolder ?? modelFolder;
         if (!File.Exists(Path.Combine(tokenizerFolder, "tokenizer.model")))
             throw new FileNotFoundException($"no tokenizer.model in {tokenizerFolder}; pass the tokenizer folder explicitly");
