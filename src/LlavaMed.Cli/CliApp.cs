@@ -10,5 +10,6 @@ public static class CliApp
     {
         AskCommand.Create(),
         InspectCommand.Create(),
+        TrainCommand.Create(),
     };
 }

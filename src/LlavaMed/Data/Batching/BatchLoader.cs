@@ -1,0 +1,97 @@
+using System.Threading.Channels;
+using LlavaMed.Images;
+using LlavaMed.Models;
+using static TorchSharp.torch;
+
+namespace LlavaMed.Data.Batching;
+
+/// <summary>One training batch: unpadded rows (the model's splice pads them) and the images of the rows that have
+/// one, in row order. Pixel values are a tensor the caller owns.</summary>
+public sealed record TrainingBatch(int Epoch, int Index, IReadOnlyList<string> Ids, IReadOnlyList<long[]> InputIds,
+                                   IReadOnlyList<long[]> Labels, Tensor? PixelValues) : IDisposable
+{
+    public void Dispose() => PixelValues?.Dispose();
+}
+
+public sealed record BatchOptions
+{
+    public int BatchSize { get; init; } = 8;
+    public int Seed { get; init; }
+    /// <summary>LLaVA's <c>group_by_modality_length</c>: batches hold only image or only text samples.</summary>
+    public bool GroupByModalityLength { get; init; } = true;
+    /// <summary>How many batches the background workers prepare ahead of the consumer.</summary>
+    public int Prefetch { get; init; } = 4;
+    public int Workers { get; init; } = Math.Max(1, Environment.ProcessorCount - 1);
+}
+
+/// <summary>Turns a tokenized dataset into batches in a deterministic per-epoch order. Images are decoded and
+/// preprocessed on background threads (into float arrays); the consumer's thread makes the tensors, so they
+/// belong to its dispose scopes.</summary>
+public sealed class BatchLoader(TokenizedDataset dataset, ClipImageProcessor imageProcessor, BatchOptions options)
+{
+    public int BatchesPerEpoch => (dataset.Samples.Count + options.BatchSize - 1) / options.BatchSize;
+
+    public int[] EpochOrder(int epoch) => options.GroupByModalityLength
+        ? SampleOrder.ModalityGrouped(dataset.Samples.Select(s => s.ModalityLength).ToArray(), options.BatchSize, options.Seed, epoch)
+        : SampleOrder.Shuffle(dataset.Samples.Count, options.Seed, epoch);
+
+    /// <summary>The batches of an epoch from <paramref name="startBatch"/> on (to resume mid-epoch).</summary>
+    public IEnumerable<TrainingBatch> Epoch(int epoch, int startBatch = 0, CancellationToken cancellation = default)
+    {
+        var batches = EpochOrder(epoch).Chunk(options.BatchSize).Skip(startBatch).ToArray();
+        var prepared = Channel.CreateBounded<Task<PreparedBatch>>(Math.Max(1, options.Prefetch));
+        using var workers = new SemaphoreSlim(options.Workers);
+        var producer = Task.Run(async () =>
+        {
+            try
+            {
+                for (int b = 0; b < batches.Length; b++)
+                {
+                    var members = batches[b];
+                    var index = startBatch + b;
+                    await workers.WaitAsync(cancellation);
+                    var work = Task.Run(() =>
+                    {
+                        try { return Prepare(index, members); }
+                        finally { workers.Release(); }
+                    }, cancellation);
+                    await prepared.Writer.WriteAsync(work, cancellation);
+                }
+                prepared.Writer.Complete();
+            }
+            catch (Exception e)
+            {
+                prepared.Writer.Complete(e);
+            }
+        }, cancellation);
+        var reader = prepared.Reader;
+        while (reader.WaitToReadAsync(cancellation).AsTask().GetAwaiter().GetResult())
+        {
+            while (reader.TryRead(out var next))
+            {
+                var batch = next.GetAwaiter().GetResult();
+                yield return batch.ToTrainingBatch(epoch);
+            }
+        }
+        producer.GetAwaiter().GetResult();
+    }
+
+    sealed record PreparedBatch(int Index, TokenizedSample[] Members, float[][] Images, int Height, int Width)
+    {
+        public TrainingBatch ToTrainingBatch(int epoch)
+        {
+            var pixels = Images.Length == 0 ? null : ClipImageProcessor.ToBatchTensor(Images, Height, Width);
+            return new TrainingBatch(epoch, Index, Members.Select(m => m.Id).ToArray(),
+                                     Members.Select(m => m.InputIds).ToArray(), Members.Select(m => m.Labels).ToArray(), pixels);
+        }
+    }
+
+    PreparedBatch Prepare(int index, int[] members)
+    {
+        var samples = members.Select(i => dataset.Samples[i]).ToArray();
+        var images = samples.Where(s => s.ImagePath is not null && s.InputIds.Contains(MultimodalSplice.ImageTokenIndex))
+            .Select(s => imageProcessor.Preprocess(RgbImage.Load(s.ImagePath!)))
+            .ToArray();
+        return new PreparedBatch(index, samples, images, imageProcessor.Config.CropHeight, imageProcessor.Config.CropWidth);
+    }
+}

@@ -1,0 +1,51 @@
+namespace LlavaMed.Data.Batching;
+
+/// <summary>The order in which an epoch visits the samples: a seeded shuffle that depends only on (seed, epoch),
+/// so a run resumed mid-epoch sees the same order, optionally grouped like LLaVA's
+/// <c>group_by_modality_length</c> sampler.</summary>
+public static class SampleOrder
+{
+    /// <summary>A permutation of 0..count-1 from (seed, epoch) alone.</summary>
+    public static int[] Shuffle(int count, int seed, int epoch)
+    {
+        var order = Enumerable.Range(0, count).ToArray();
+        new Random(StreamSeed(seed, epoch, stream: 1)).Shuffle(order);
+        return order;
+    }
+
+    /// <summary>LLaVA's <c>get_modality_length_grouped_indices</c> (world size 1): image samples (positive
+    /// lengths) and text-only samples (negative lengths) go to separate batches; within each modality a seeded
+    /// shuffle is cut into batches sorted by length, longest first; the full batches of both modalities are
+    /// shuffled together and the two leftover partial batches are merged, sorted by index, and placed last.
+    /// LLaVA shuffles within a modality with the global RNG; here everything comes from (seed, epoch).</summary>
+    public static int[] ModalityGrouped(IReadOnlyList<int> modalityLengths, int batchSize, int seed, int epoch)
+    {
+        if (modalityLengths.Any(l => l == 0)) throw new ArgumentException("a sample has zero length");
+        var image = modalityLengths.Select((l, i) => (l, i)).Where(x => x.l > 0).Select(x => x.i).ToArray();
+        var text = modalityLengths.Select((l, i) => (l, i)).Where(x => x.l < 0).Select(x => x.i).ToArray();
+        var random = new Random(StreamSeed(seed, epoch, stream: 2));
+        if (image.Length == 0 || text.Length == 0)
+            return LengthGroupedBatches(Enumerable.Range(0, modalityLengths.Count).ToArray(), modalityLengths, batchSize, random)
+                .SelectMany(b => b).ToArray();
+        var imageBatches = LengthGroupedBatches(image, modalityLengths, batchSize, random);
+        var textBatches = LengthGroupedBatches(text, modalityLengths, batchSize, random);
+        var leftover = imageBatches[^1].Concat(textBatches[^1]).Order().ToArray();
+        var full = imageBatches[..^1].Concat(textBatches[..^1]).ToArray();
+        random.Shuffle(full);
+        return full.SelectMany(b => b).Concat(leftover).ToArray();
+    }
+
+    /// <summary>A seed for one random stream of one epoch. Deliberately not HashCode.Combine, which is salted per
+    /// process and would change the order between a run and its resumption.</summary>
+    static int StreamSeed(int seed, int epoch, int stream) =>
+        unchecked((int)(((uint)seed * 2654435761u) ^ ((uint)epoch * 40503u + (uint)stream * 2246822519u)));
+
+    static int[][] LengthGroupedBatches(int[] indices, IReadOnlyList<int> lengths, int batchSize, Random random)
+    {
+        var shuffled = (int[])indices.Clone();
+        random.Shuffle(shuffled);
+        return shuffled.Chunk(batchSize)
+            .Select(batch => batch.OrderByDescending(i => Math.Abs(lengths[i])).ToArray())
+            .ToArray();
+    }
+}

@@ -1,0 +1,209 @@
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using LlavaMed.Checkpoints;
+using LlavaMed.Data;
+using LlavaMed.Data.Batching;
+using LlavaMed.Inference;
+using LlavaMed.Models;
+using LlavaMed.Text;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace LlavaMed.Training;
+
+/// <summary>A progress record of training: what the CLI draws as a progress bar and notebooks as a live chart.</summary>
+public sealed record TrainingProgress(string Stage, int Epoch, int Step, int TotalSteps, double Loss, double LearningRate,
+                                      double SamplesPerSecond, TimeSpan Elapsed, TimeSpan Remaining, string? Event = null);
+
+/// <summary>Raised when the loss becomes NaN or infinite; the last good checkpoint is kept.</summary>
+public sealed class NonFiniteLossException(string message) : Exception(message);
+
+/// <summary>Runs one curriculum stage: AdamW with a separate projector learning rate, cosine schedule with
+/// warm-up, gradient accumulation, global-norm clipping, periodic resumable checkpoints (weights in the Hugging
+/// Face layout, optimiser state, position in the data), deterministic on CPU in float32: all randomness derives
+/// from (seed, epoch), so a resumed run continues exactly where the interrupted one was.</summary>
+public sealed class StageTrainer
+{
+    public const string TrainerStateFile = "trainer_state.json";
+    public const string OptimizerStateFile = "optimizer.bin";
+    public const string LogFile = "log.jsonl";
+
+    /// <summary>Trains the stage and writes the final model to <see cref="TrainingStage.OutputDir"/>. With
+    /// <paramref name="resume"/>, continues from the newest complete checkpoint in the output folder.</summary>
+    public IEnumerable<TrainingProgress> Run(TrainingStage stage, bool resume = false, CancellationToken cancellation = default)
+    {
+        Directory.CreateDirectory(stage.OutputDir);
+        var resumeFrom = resume ? LatestCheckpoint(stage.OutputDir) : null;
+        var tokenizerFolder = stage.TokenizerFolder ?? stage.InitFrom;
+        using var pipeline = LlavaPipeline.Load(resumeFrom ?? stage.InitFrom, new PipelineOptions
+        {
+            TokenizerFolder = tokenizerFolder, Template = stage.Template.Name,
+        });
+        var model = pipeline.Model;
+        var samples = LlavaSample.ReadJsonArray(stage.DataPath);
+        var dataset = TokenizedDataset.Create(samples, stage.Template, pipeline.Tokenizer, stage.MaxLength, stage.ImageRoot);
+        var loader = new BatchLoader(dataset, pipeline.ImageProcessor, new BatchOptions
+        {
+            BatchSize = stage.BatchSize, Seed = stage.Seed, GroupByModalityLength = stage.GroupByModalityLength,
+        });
+        int stepsPerEpoch = (loader.BatchesPerEpoch + stage.GradientAccumulation - 1) / stage.GradientAccumulation;
+        int totalSteps = stepsPerEpoch * stage.Epochs;
+        int warmup = LearningRateSchedule.WarmupSteps(totalSteps, stage.WarmupRatio);
+
+        var groups = ParameterGroups(model, stage);
+        using var optimizer = new AdamW(groups.Select(g => new AdamW.ParamGroup(g.Parameters, g.LearningRate, 0.9, 0.999, 1e-8, stage.WeightDecay)),
+                                        stage.LearningRate, 0.9, 0.999, 1e-8, stage.WeightDecay);
+        var state = resumeFrom is null ? new TrainerState(0, 0, 0) : TrainerState.Read(resumeFrom);
+        if (resumeFrom is not null) optimizer.load_state_dict(Path.Combine(resumeFrom, OptimizerStateFile));
+        int startStep = state.Step;
+        yield return Progress(stage, state, totalSteps, double.NaN, 0, 0, TimeSpan.Zero, TimeSpan.Zero,
+                              resumeFrom is null
+                                  ? $"{dataset.Samples.Count} samples, {totalSteps} optimiser steps, {dataset.Report.Truncated} truncated, {dataset.Report.MismatchedIds.Count} with tokenization mismatch"
+                                  : $"resumed from {resumeFrom} at step {state.Step}");
+
+        model.train();
+        var clock = Stopwatch.StartNew();
+        int samplesSeen = 0;
+        using var log = new StreamWriter(Path.Combine(stage.OutputDir, LogFile), append: true);
+        for (int epoch = state.Epoch; epoch < stage.Epochs; epoch++)
+        {
+            int startBatch = epoch == state.Epoch ? state.BatchInEpoch : 0;
+            var microBatches = new List<TrainingBatch>();
+            foreach (var batch in loader.Epoch(epoch, startBatch, cancellation))
+            {
+                microBatches.Add(batch);
+                bool lastOfEpoch = batch.Index == loader.BatchesPerEpoch - 1;
+                if (microBatches.Count < stage.GradientAccumulation && !lastOfEpoch) continue;
+
+                double lr = stage.LearningRate * LearningRateSchedule.CosineWithWarmup(state.Step, totalSteps, warmup);
+                foreach (var (group, definition) in optimizer.ParamGroups.Zip(groups))
+                    group.LearningRate = definition.LearningRate * lr / stage.LearningRate;
+                double loss = OptimizerStep(model, optimizer, microBatches, stage.MaxGradNorm);
+                samplesSeen += microBatches.Sum(b => b.Ids.Count);
+                foreach (var used in microBatches) used.Dispose();
+                microBatches.Clear();
+                if (!double.IsFinite(loss))
+                    throw new NonFiniteLossException($"{stage.Name}: loss is {loss} at step {state.Step}; the last good checkpoint is kept in {stage.OutputDir}");
+
+                state = lastOfEpoch ? new TrainerState(state.Step + 1, epoch + 1, 0) : new TrainerState(state.Step + 1, epoch, batch.Index + 1);
+                var elapsed = clock.Elapsed;
+                var remaining = TimeSpan.FromSeconds(elapsed.TotalSeconds / Math.Max(1, state.Step - startStep) * (totalSteps - state.Step));
+                var progress = Progress(stage, state, totalSteps, loss, lr, samplesSeen / Math.Max(elapsed.TotalSeconds, 1e-9), elapsed, remaining);
+                log.WriteLine(JsonSerializer.Serialize(new { step = progress.Step, epoch = progress.Epoch, loss, lr, elapsed_seconds = elapsed.TotalSeconds }));
+                log.Flush();
+                if (stage.SaveEverySteps > 0 && state.Step % stage.SaveEverySteps == 0 && state.Step < totalSteps)
+                {
+                    SaveCheckpoint(stage, pipeline, optimizer, state);
+                    progress = progress with { Event = $"checkpoint at step {state.Step}" };
+                }
+                yield return progress;
+            }
+        }
+        model.eval();
+        CheckpointWriter.Save(model, stage.OutputDir, tokenizerFolder, pipeline.ImageProcessor.Config, new JsonObject
+        {
+            ["stage"] = stage.Name, ["step"] = state.Step, ["seed"] = stage.Seed, ["init_from"] = stage.InitFrom,
+            ["data"] = stage.DataPath, ["data_fingerprint"] = Fingerprint(stage.DataPath),
+        });
+        yield return Progress(stage, state, totalSteps, double.NaN, 0, samplesSeen / Math.Max(clock.Elapsed.TotalSeconds, 1e-9),
+                              clock.Elapsed, TimeSpan.Zero, $"saved {stage.OutputDir}");
+    }
+
+    static TrainingProgress Progress(TrainingStage stage, TrainerState state, int total, double loss, double lr, double rate,
+                                     TimeSpan elapsed, TimeSpan remaining, string? message = null) =>
+        new(stage.Name, state.Epoch, state.Step, total, loss, lr, rate, elapsed, remaining, message);
+
+    /// <summary>One optimiser step over the accumulated micro-batches; returns the mean loss. Each micro-batch's
+    /// loss is scaled by its share of the step's supervised tokens, so accumulation equals one big batch.</summary>
+    static double OptimizerStep(LlavaForCausalLM model, AdamW optimizer, List<TrainingBatch> microBatches, double maxGradNorm)
+    {
+        optimizer.zero_grad();
+        long supervised = microBatches.Sum(b => b.Labels.Sum(l => l.Skip(1).LongCount(x => x != MultimodalSplice.IgnoreIndex)));
+        double total = 0;
+        foreach (var batch in microBatches)
+        {
+            using var scope = NewDisposeScope();
+            using var inputs = model.PrepareInputs(batch.InputIds, batch.PixelValues, batch.Labels, PaddingSide.Right);
+            var loss = model.Forward(inputs).Loss!;
+            long batchSupervised = inputs.Labels![.., 1..].ne(MultimodalSplice.IgnoreIndex).sum().item<long>();
+            // Nothing to learn here: no supervised token, or (stage 1) a text-only batch the projector never sees.
+            if (batchSupervised == 0 || !loss.requires_grad) continue;
+            var share = (double)batchSupervised / Math.Max(1, supervised);
+            (loss * share).backward();
+            total += loss.item<float>() * share;
+        }
+        var trainable = model.parameters().Where(p => p.requires_grad).ToArray();
+        if (maxGradNorm > 0) nn.utils.clip_grad_norm_(trainable, maxGradNorm);
+        using (NewDisposeScope()) optimizer.step();
+        return total;
+    }
+
+    sealed record GroupDefinition(IReadOnlyList<Parameter> Parameters, double LearningRate);
+
+    /// <summary>Freezes what the stage does not train and splits the rest into the projector's group and the
+    /// language model's group (LLaVA's <c>mm_projector_lr</c>).</summary>
+    static List<GroupDefinition> ParameterGroups(LlavaForCausalLM model, TrainingStage stage)
+    {
+        var projector = new List<Parameter>();
+        var language = new List<Parameter>();
+        foreach (var (name, parameter) in model.named_parameters())
+        {
+            bool isProjector = name.StartsWith("model.mm_projector", StringComparison.Ordinal);
+            bool isTower = name.StartsWith(CheckpointLoader.TowerPrefix, StringComparison.Ordinal);
+            bool trains = isProjector || (stage.Trainable == TrainableSet.ProjectorAndLanguageModel && !isTower);
+            parameter.requires_grad = trains;
+            if (!trains) continue;
+            (isProjector ? projector : language).Add(parameter);
+        }
+        var groups = new List<GroupDefinition> { new(projector, stage.ProjectorLearningRate ?? stage.LearningRate) };
+        if (language.Count > 0) groups.Add(new GroupDefinition(language, stage.LearningRate));
+        return groups;
+    }
+
+    /// <summary>Writes <c>checkpoint-STEP/</c> atomically (a temporary folder renamed when complete) and keeps
+    /// the newest <see cref="TrainingStage.KeepLastCheckpoints"/>.</summary>
+    static void SaveCheckpoint(TrainingStage stage, LlavaPipeline pipeline, AdamW optimizer, TrainerState state)
+    {
+        var final = Path.Combine(stage.OutputDir, $"checkpoint-{state.Step}");
+        var temporary = final + ".tmp";
+        if (Directory.Exists(temporary)) Directory.Delete(temporary, recursive: true);
+        CheckpointWriter.Save(pipeline.Model, temporary, stage.TokenizerFolder ?? stage.InitFrom, pipeline.ImageProcessor.Config,
+                              new JsonObject { ["stage"] = stage.Name, ["step"] = state.Step, ["seed"] = stage.Seed });
+        optimizer.save_state_dict(Path.Combine(temporary, OptimizerStateFile));
+        state.Write(temporary);
+        if (Directory.Exists(final)) Directory.Delete(final, recursive: true);
+        Directory.Move(temporary, final);
+        foreach (var old in Checkpoints(stage.OutputDir).SkipLast(Math.Max(1, stage.KeepLastCheckpoints)))
+            Directory.Delete(old, recursive: true);
+    }
+
+    static IEnumerable<string> Checkpoints(string outputDir) =>
+        Directory.EnumerateDirectories(outputDir, "checkpoint-*")
+            .Where(d => !d.EndsWith(".tmp", StringComparison.Ordinal) && File.Exists(Path.Combine(d, TrainerStateFile)))
+            .OrderBy(d => int.Parse(Path.GetFileName(d)["checkpoint-".Length..]));
+
+    public static string? LatestCheckpoint(string outputDir) =>
+        Directory.Exists(outputDir) ? Checkpoints(outputDir).LastOrDefault() : null;
+
+    static string Fingerprint(string path)
+    {
+        using var stream = File.OpenRead(path);
+        return Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(stream))[..16].ToLowerInvariant();
+    }
+}
+
+/// <summary>Where training stands: optimiser steps done, and the next micro-batch's epoch and index.</summary>
+public sealed record TrainerState(int Step, int Epoch, int BatchInEpoch)
+{
+    public void Write(string folder) =>
+        CheckpointWriter.WriteAtomically(Path.Combine(folder, StageTrainer.TrainerStateFile),
+            JsonSerializer.Serialize(new { step = Step, epoch = Epoch, batch_in_epoch = BatchInEpoch }));
+
+    public static TrainerState Read(string folder)
+    {
+        var json = JsonNode.Parse(File.ReadAllText(Path.Combine(folder, StageTrainer.TrainerStateFile)))!;
+        return new TrainerState(json["step"]!.GetValue<int>(), json["epoch"]!.GetValue<int>(), json["batch_in_epoch"]!.GetValue<int>());
+    }
+}

@@ -1,0 +1,170 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using LlavaMed.Checkpoints;
+using LlavaMed.Data;
+using LlavaMed.Text;
+using LlavaMed.Training;
+using LlavaMed.Workbench;
+using static TorchSharp.torch;
+
+namespace LlavaMed.Tests.Training;
+
+public sealed class TrainerTests : IDisposable
+{
+    readonly string temporary = Directory.CreateTempSubdirectory("llava-train-").FullName;
+    readonly DemoCheckpoint demo;
+    readonly string dataPath;
+
+    public TrainerTests()
+    {
+        demo = DemoCheckpoint.EnsureCreated(Path.Combine(temporary, "demo"));
+        dataPath = Path.Combine(temporary, "train.json");
+        string[] findings = ["a small nodule", "a pleural effusion", "no acute abnormality", "a well-defined mass"];
+        var samples = Enumerable.Range(0, 12).Select(i => new LlavaSample($"s{i}", i % 3 == 2 ? null : Path.GetFileName(demo.ImagePath),
+            [ConversationTurn.Human(i % 3 == 2 ? "Describe the findings." : "<image>\nWhat is shown in this image?"),
+             ConversationTurn.Gpt($"Chest X-ray shows {findings[i % findings.Length]} in the right upper lobe.")]).ToJson());
+        File.WriteAllText(dataPath, new JsonArray(samples.ToArray()).ToJsonString());
+    }
+
+    public void Dispose() => Directory.Delete(temporary, recursive: true);
+
+    TrainingStage Stage(string output, TrainableSet trainable = TrainableSet.ProjectorAndLanguageModel) => new()
+    {
+        Name = "instruction", DataPath = dataPath, ImageRoot = demo.ModelFolder, InitFrom = demo.ModelFolder,
+        OutputDir = Path.Combine(temporary, output), Trainable = trainable, Epochs = 2, LearningRate = 1e-3,
+        BatchSize = 2, GradientAccumulation = 2, SaveEverySteps = 2, MaxLength = 128, Seed = 5,
+    };
+
+    static Dictionary<string, Tensor> Weights(string folder)
+    {
+        using var tensors = CheckpointTensors.Open(folder);
+        return tensors.Names.ToDictionary(n => n, n => tensors.ReadTensor(n));
+    }
+
+    static string CliAssembly => Path.Combine(AppContext.BaseDirectory, "llava-med.dll");
+
+    [Fact]
+    public void LossFallsAndAlignmentTrainsOnlyTheProjector()
+    {
+        using var scope = NewDisposeScope();
+        var stage = Stage("alignment", TrainableSet.Projector) with { Name = "alignment", Epochs = 4, SaveEverySteps = 0 };
+        var losses = new StageTrainer().Run(stage).Where(p => !double.IsNaN(p.Loss)).Select(p => p.Loss).ToList();
+        TestContext.Current.TestOutputHelper?.WriteLine($"losses: {string.Join(", ", losses.Select(l => l.ToString("F3")))}");
+        Assert.Equal(12, losses.Count); // 12 samples / batch 2 = 6 micro-batches -> 3 steps per epoch, 4 epochs
+        Assert.True(losses[^1] < losses[0], "the loss should fall");
+        var before = Weights(demo.ModelFolder);
+        var after = Weights(stage.OutputDir);
+        foreach (var (name, value) in before)
+        {
+            bool changed = !value.equal(after[name]).all().item<bool>();
+            Assert.True(changed == name.StartsWith("model.mm_projector"), $"{name} changed={changed}");
+        }
+        Assert.True(File.Exists(Path.Combine(stage.OutputDir, StageTrainer.LogFile)));
+        Assert.Equal("alignment", JsonNode.Parse(File.ReadAllText(Path.Combine(stage.OutputDir, "meta.json")))!["stage"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public void InterruptedAndResumedRunEndsBitIdenticalToAnUninterruptedRun()
+    {
+        using var scope = NewDisposeScope();
+        var uninterrupted = Stage("uninterrupted");
+        foreach (var _ in new StageTrainer().Run(uninterrupted)) { }
+
+        var interrupted = Stage("interrupted");
+        // Stop consuming right after the first checkpoint: training stops there, like a crash after it.
+        foreach (var progress in new StageTrainer().Run(interrupted))
+            if (progress.Event?.StartsWith("checkpoint") == true) break;
+        Assert.NotNull(StageTrainer.LatestCheckpoint(interrupted.OutputDir));
+        Assert.False(File.Exists(Path.Combine(interrupted.OutputDir, "model.safetensors")));
+        foreach (var _ in new StageTrainer().Run(interrupted, resume: true)) { }
+
+        Assert.Equal(File.ReadAllBytes(Path.Combine(uninterrupted.OutputDir, "model.safetensors")),
+                     File.ReadAllBytes(Path.Combine(interrupted.OutputDir, "model.safetensors")));
+    }
+
+    [Fact]
+    public void ProcessKilledWithSigkillResumesToBitIdenticalWeights()
+    {
+        string[] Arguments(string output) => ["train", "--stage", "instruction", "--init", demo.ModelFolder, "--data", dataPath,
+            "--image-root", demo.ModelFolder, "--out", Path.Combine(temporary, output), "--epochs", "2", "--lr", "1e-3",
+            "--batch-size", "2", "--grad-accum", "2", "--save-every", "2", "--max-length", "128", "--seed", "5",
+            "--conv", "mistral_instruct"];
+        // The reference runs in a process of its own too: same thread settings as the killed run.
+        using (var uninterrupted = Start(Arguments("reference")))
+        {
+            uninterrupted.StandardOutput.ReadToEnd();
+            uninterrupted.WaitForExit();
+            Assert.Equal(0, uninterrupted.ExitCode);
+        }
+        var reference = Stage("reference");
+        var killed = Stage("killed");
+        var arguments = Arguments("killed");
+        using (var process = Start(arguments))
+        {
+            // Kill as soon as the first checkpoint is complete: no chance to clean up or flush anything.
+            var deadline = DateTime.UtcNow.AddMinutes(2);
+            while (StageTrainer.LatestCheckpoint(killed.OutputDir) is null && !process.HasExited && DateTime.UtcNow < deadline)
+                Thread.Sleep(20);
+            if (!process.HasExited) process.Kill(entireProcessTree: true);
+            process.WaitForExit();
+        }
+        Assert.NotNull(StageTrainer.LatestCheckpoint(killed.OutputDir));
+        using (var resumed = Start([.. arguments, "--resume"]))
+        {
+            var output = resumed.StandardOutput.ReadToEnd() + resumed.StandardError.ReadToEnd();
+            resumed.WaitForExit();
+            TestContext.Current.TestOutputHelper?.WriteLine(output);
+            Assert.Equal(0, resumed.ExitCode);
+            Assert.Contains("resumed from", output);
+        }
+        Assert.Equal(File.ReadAllBytes(Path.Combine(reference.OutputDir, "model.safetensors")),
+                     File.ReadAllBytes(Path.Combine(killed.OutputDir, "model.safetensors")));
+    }
+
+    static Process Start(string[] arguments)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(CliAssembly);
+        foreach (var argument in arguments) start.ArgumentList.Add(argument);
+        return Process.Start(start)!;
+    }
+
+    [Fact]
+    public void CosineScheduleWarmsUpLinearlyThenDecaysToZero()
+    {
+        Assert.Equal(3, LearningRateSchedule.WarmupSteps(100, 0.03));
+        Assert.Equal(0.0, LearningRateSchedule.CosineWithWarmup(0, 100, 3));
+        Assert.Equal(2.0 / 3, LearningRateSchedule.CosineWithWarmup(2, 100, 3), 12);
+        Assert.Equal(1.0, LearningRateSchedule.CosineWithWarmup(3, 100, 3), 12);
+        Assert.Equal(0.5 * (1 + Math.Cos(Math.PI * 48.0 / 97)), LearningRateSchedule.CosineWithWarmup(51, 100, 3), 12);
+        Assert.Equal(0.0, LearningRateSchedule.CosineWithWarmup(100, 100, 3), 12);
+    }
+}
+
+public sealed class SampleOrderTests
+{
+    [Fact]
+    public void OrderDependsOnlyOnSeedAndEpoch()
+    {
+        Assert.Equal(LlavaMed.Data.Batching.SampleOrder.Shuffle(50, 3, 1), LlavaMed.Data.Batching.SampleOrder.Shuffle(50, 3, 1));
+        Assert.NotEqual(LlavaMed.Data.Batching.SampleOrder.Shuffle(50, 3, 1), LlavaMed.Data.Batching.SampleOrder.Shuffle(50, 3, 2));
+        // Fixed values: a change here means resumed runs of older checkpoints would see another order.
+        Assert.Equal([1, 2, 3, 0, 4], LlavaMed.Data.Batching.SampleOrder.Shuffle(5, 3, 0));
+    }
+
+    [Fact]
+    public void ModalityGroupingKeepsImageAndTextSamplesInSeparateBatches()
+    {
+        int[] lengths = [5, -3, 7, -2, 4, 6, -8, 9, -1, 3];
+        var order = LlavaMed.Data.Batching.SampleOrder.ModalityGrouped(lengths, batchSize: 2, seed: 1, epoch: 0);
+        Assert.Equal(Enumerable.Range(0, 10), order.Order());
+        // 6 image samples -> 3 batches, 4 text samples -> 2. As in LLaVA, the last batch of each modality is held back,
+        // and the two are appended together, sorted by index (so they may mix); every other batch is pure and
+        // sorted longest first.
+        var leading = order[..^4].Chunk(2).ToArray();
+        Assert.Equal(3, leading.Length);
+        Assert.All(leading, b => Assert.True(b.All(i => lengths[i] > 0) || b.All(i => lengths[i] < 0)));
+        Assert.All(leading, b => Assert.True(Math.Abs(lengths[b[0]]) >= Math.Abs(lengths[b[1]])));
+        Assert.Equal(order[^4..].Order(), order[^4..]);
+    }
+}
