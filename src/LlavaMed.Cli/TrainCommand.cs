@@ -24,11 +24,13 @@ public static class TrainCommand
         var conv = new Option<string?>("--conv") { Description = "conversation template (default: plain for alignment, mistral_instruct otherwise)" };
         var saveEvery = new Option<int?>("--save-every") { Description = "write a resumable checkpoint every N optimiser steps" };
         var seed = new Option<int?>("--seed");
+        var loraRank = new Option<int?>("--lora-rank") { Description = "train LoRA adapters of this rank on the language model (merged when saved)" };
+        var loraAlpha = new Option<double>("--lora-alpha") { Description = "LoRA alpha", DefaultValueFactory = _ => 16 };
         var resume = new Option<bool>("--resume") { Description = "continue from the newest checkpoint in --out" };
         var command = new Command("train", "Train one curriculum stage")
         {
             stageName, init, data, imageRoot, output, tokenizer, epochs, lr, projectorLr, batchSize, gradAccum, maxLength, conv,
-            saveEvery, seed, resume,
+            saveEvery, seed, loraRank, loraAlpha, resume,
         };
         command.SetAction(parse => CliErrors.Run(parse, (stdout, stderr) =>
         {
@@ -46,6 +48,7 @@ public static class TrainCommand
                 Template = parse.GetValue(conv) is { } name ? ConversationTemplate.ByName(name) : stage.Template,
                 SaveEverySteps = parse.GetValue(saveEvery) ?? stage.SaveEverySteps,
                 Seed = parse.GetValue(seed) ?? stage.Seed,
+                Lora = parse.GetValue(loraRank) is { } rank ? new LoraOptions(rank, parse.GetValue(loraAlpha)) : null,
             };
             foreach (var progress in new StageTrainer().Run(stage, parse.GetValue(resume)))
                 stdout.WriteLine(ProgressLine(progress));

@@ -4,7 +4,7 @@ using static TorchSharp.torch.nn;
 
 namespace LlavaMed.Models;
 
-/// <summary>Mistral/LLaMA self-attention: rotary positions, grouped-query attention (key/value heads repeated,
+/// <summary>Mistral/LLaMA self-attention (projections run through <c>call</c> so LoRA hooks apply): rotary positions, grouped-query attention (key/value heads repeated,
 /// since TorchSharp's scaled_dot_product_attention has no GQA flag), no biases.</summary>
 public sealed class DecoderAttention : Module
 {
@@ -34,9 +34,9 @@ public sealed class DecoderAttention : Module
         using var scope = NewDisposeScope();
         long batch = hidden.shape[0], length = hidden.shape[1];
         Tensor Split(Tensor x, int count) => x.view(batch, length, count, headDim).transpose(1, 2);
-        var query = RotaryEmbedding.Apply(Split(q_proj.forward(hidden), heads), cos, sin);
-        var key = RotaryEmbedding.Apply(Split(k_proj.forward(hidden), kvHeads), cos, sin);
-        var value = Split(v_proj.forward(hidden), kvHeads);
+        var query = RotaryEmbedding.Apply(Split(q_proj.call(hidden), heads), cos, sin);
+        var key = RotaryEmbedding.Apply(Split(k_proj.call(hidden), kvHeads), cos, sin);
+        var value = Split(v_proj.call(hidden), kvHeads);
         if (cache is not null) (key, value) = cache.Append(layerIndex, key, value);
         int repeats = heads / kvHeads;
         if (repeats > 1)
@@ -48,6 +48,6 @@ public sealed class DecoderAttention : Module
             ? functional.scaled_dot_product_attention(query, key, value, is_casual: true)
             : functional.scaled_dot_product_attention(query, key, value, additiveMask);
         var merged = attended.transpose(1, 2).reshape(batch, length, heads * headDim);
-        return o_proj.forward(merged).MoveToOuterDisposeScope();
+        return o_proj.call(merged).MoveToOuterDisposeScope();
     }
 }

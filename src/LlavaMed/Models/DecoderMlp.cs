@@ -20,7 +20,7 @@ public sealed class DecoderMlp : Module<Tensor, Tensor>
     public override Tensor forward(Tensor hidden)
     {
         using var scope = NewDisposeScope();
-        return down_proj.forward(functional.silu(gate_proj.forward(hidden)) * up_proj.forward(hidden))
+        return down_proj.call(functional.silu(gate_proj.call(hidden)) * up_proj.call(hidden))
             .MoveToOuterDisposeScope();
     }
 }

@@ -29,6 +29,7 @@ public sealed class StageTrainer
     public const string TrainerStateFile = "trainer_state.json";
     public const string OptimizerStateFile = "optimizer.bin";
     public const string LogFile = "log.jsonl";
+    public const string AdapterFile = "adapter_model.safetensors";
 
     /// <summary>Trains the stage and writes the final model to <see cref="TrainingStage.OutputDir"/>. With
     /// <paramref name="resume"/>, continues from the newest complete checkpoint in the output folder.</summary>
@@ -52,7 +53,16 @@ public sealed class StageTrainer
         int totalSteps = stepsPerEpoch * stage.Epochs;
         int warmup = LearningRateSchedule.WarmupSteps(totalSteps, stage.WarmupRatio);
 
-        var groups = ParameterGroups(model, stage);
+        if (stage.Lora is not null && stage.Trainable != TrainableSet.ProjectorAndLanguageModel)
+            throw new ArgumentException($"{stage.Name}: LoRA adapts the language model, which this stage does not train");
+        manual_seed(stage.Seed); // the adapters' initialisation
+        using var lora = stage.Lora is null ? null : LoraAdapters.Attach(model, stage.Lora);
+        if (lora is not null && resumeFrom is not null)
+        {
+            using var adapterFile = SafetensorsFile.Open(Path.Combine(resumeFrom, AdapterFile));
+            lora.Load(adapterFile.Names.ToDictionary(n => n, n => adapterFile.ReadTensor(n)));
+        }
+        var groups = ParameterGroups(model, stage, lora);
         using var optimizer = new AdamW(groups.Select(g => new AdamW.ParamGroup(g.Parameters, g.LearningRate, 0.9, 0.999, 1e-8, stage.WeightDecay)),
                                         stage.LearningRate, 0.9, 0.999, 1e-8, stage.WeightDecay);
         var state = resumeFrom is null ? new TrainerState(0, 0, 0) : TrainerState.Read(resumeFrom);
@@ -77,6 +87,8 @@ public sealed class StageTrainer
                 bool lastOfEpoch = batch.Index == loader.BatchesPerEpoch - 1;
                 if (microBatches.Count < stage.GradientAccumulation && !lastOfEpoch) continue;
 
+                // Any randomness in a step (LoRA dropout) comes from (seed, step): a resumed run repeats it exactly.
+                manual_seed(stage.Seed * 1_000_003L + state.Step);
                 double lr = stage.LearningRate * LearningRateSchedule.CosineWithWarmup(state.Step, totalSteps, warmup);
                 foreach (var (group, definition) in optimizer.ParamGroups.Zip(groups))
                     group.LearningRate = definition.LearningRate * lr / stage.LearningRate;
@@ -95,13 +107,14 @@ public sealed class StageTrainer
                 log.Flush();
                 if (stage.SaveEverySteps > 0 && state.Step % stage.SaveEverySteps == 0 && state.Step < totalSteps)
                 {
-                    SaveCheckpoint(stage, pipeline, optimizer, state);
+                    SaveCheckpoint(stage, pipeline, optimizer, lora, state);
                     progress = progress with { Event = $"checkpoint at step {state.Step}" };
                 }
                 yield return progress;
             }
         }
         model.eval();
+        lora?.Merge();
         CheckpointWriter.Save(model, stage.OutputDir, tokenizerFolder, pipeline.ImageProcessor.Config, new JsonObject
         {
             ["stage"] = stage.Name, ["step"] = state.Step, ["seed"] = stage.Seed, ["init_from"] = stage.InitFrom,
@@ -134,8 +147,7 @@ public sealed class StageTrainer
             (loss * share).backward();
             total += loss.item<float>() * share;
         }
-        var trainable = model.parameters().Where(p => p.requires_grad).ToArray();
-        if (maxGradNorm > 0) nn.utils.clip_grad_norm_(trainable, maxGradNorm);
+        if (maxGradNorm > 0) nn.utils.clip_grad_norm_(optimizer.parameters(), maxGradNorm);
         using (NewDisposeScope()) optimizer.step();
         return total;
     }
@@ -143,8 +155,9 @@ public sealed class StageTrainer
     sealed record GroupDefinition(IReadOnlyList<Parameter> Parameters, double LearningRate);
 
     /// <summary>Freezes what the stage does not train and splits the rest into the projector's group and the
-    /// language model's group (LLaVA's <c>mm_projector_lr</c>).</summary>
-    static List<GroupDefinition> ParameterGroups(LlavaForCausalLM model, TrainingStage stage)
+    /// language model's group (LLaVA's <c>mm_projector_lr</c>). With LoRA the language model's own weights stay
+    /// frozen and its group holds the adapters instead.</summary>
+    static List<GroupDefinition> ParameterGroups(LlavaForCausalLM model, TrainingStage stage, LoraAdapters? lora)
     {
         var projector = new List<Parameter>();
         var language = new List<Parameter>();
@@ -152,11 +165,12 @@ public sealed class StageTrainer
         {
             bool isProjector = name.StartsWith("model.mm_projector", StringComparison.Ordinal);
             bool isTower = name.StartsWith(CheckpointLoader.TowerPrefix, StringComparison.Ordinal);
-            bool trains = isProjector || (stage.Trainable == TrainableSet.ProjectorAndLanguageModel && !isTower);
+            bool trains = isProjector || (stage.Trainable == TrainableSet.ProjectorAndLanguageModel && !isTower && lora is null);
             parameter.requires_grad = trains;
             if (!trains) continue;
             (isProjector ? projector : language).Add(parameter);
         }
+        if (lora is not null) language.AddRange(lora.Parameters);
         var groups = new List<GroupDefinition> { new(projector, stage.ProjectorLearningRate ?? stage.LearningRate) };
         if (language.Count > 0) groups.Add(new GroupDefinition(language, stage.LearningRate));
         return groups;
@@ -164,7 +178,7 @@ public sealed class StageTrainer
 
     /// <summary>Writes <c>checkpoint-STEP/</c> atomically (a temporary folder renamed when complete) and keeps
     /// the newest <see cref="TrainingStage.KeepLastCheckpoints"/>.</summary>
-    static void SaveCheckpoint(TrainingStage stage, LlavaPipeline pipeline, AdamW optimizer, TrainerState state)
+    static void SaveCheckpoint(TrainingStage stage, LlavaPipeline pipeline, AdamW optimizer, LoraAdapters? lora, TrainerState state)
     {
         var final = Path.Combine(stage.OutputDir, $"checkpoint-{state.Step}");
         var temporary = final + ".tmp";
@@ -172,6 +186,7 @@ public sealed class StageTrainer
         CheckpointWriter.Save(pipeline.Model, temporary, stage.TokenizerFolder ?? stage.InitFrom, pipeline.ImageProcessor.Config,
                               new JsonObject { ["stage"] = stage.Name, ["step"] = state.Step, ["seed"] = stage.Seed });
         optimizer.save_state_dict(Path.Combine(temporary, OptimizerStateFile));
+        if (lora is not null) SafetensorsFile.Save(Path.Combine(temporary, AdapterFile), lora.StateDict());
         state.Write(temporary);
         if (Directory.Exists(final)) Directory.Delete(final, recursive: true);
         Directory.Move(temporary, final);

@@ -130,6 +130,32 @@ public sealed class TrainerTests : IDisposable
     }
 
     [Fact]
+    public void LoraTrainsAdaptersThatAreMergedIntoTheTargetWeightsAndResumesExactly()
+    {
+        using var scope = NewDisposeScope();
+        var lora = new LoraOptions(Rank: 4, Alpha: 8, Dropout: 0.1, TargetModules: ["q_proj", "v_proj"]);
+        var straight = Stage("lora") with { Lora = lora };
+        foreach (var _ in new StageTrainer().Run(straight)) { }
+        var before = Weights(demo.ModelFolder);
+        var after = Weights(straight.OutputDir);
+        foreach (var (name, value) in before)
+        {
+            bool changed = !value.equal(after[name]).all().item<bool>();
+            bool shouldChange = name.StartsWith("model.mm_projector")
+                                || (name.StartsWith("model.layers.") && (name.EndsWith("q_proj.weight") || name.EndsWith("v_proj.weight")));
+            Assert.True(changed == shouldChange, $"{name} changed={changed}");
+        }
+
+        var interrupted = Stage("lora-interrupted") with { Lora = lora };
+        foreach (var progress in new StageTrainer().Run(interrupted))
+            if (progress.Event?.StartsWith("checkpoint") == true) break;
+        Assert.True(File.Exists(Path.Combine(StageTrainer.LatestCheckpoint(interrupted.OutputDir)!, StageTrainer.AdapterFile)));
+        foreach (var _ in new StageTrainer().Run(interrupted, resume: true)) { }
+        Assert.Equal(File.ReadAllBytes(Path.Combine(straight.OutputDir, "model.safetensors")),
+                     File.ReadAllBytes(Path.Combine(interrupted.OutputDir, "model.safetensors")));
+    }
+
+    [Fact]
     public void CosineScheduleWarmsUpLinearlyThenDecaysToZero()
     {
         Assert.Equal(3, LearningRateSchedule.WarmupSteps(100, 0.03));
