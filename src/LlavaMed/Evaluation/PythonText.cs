@@ -51,9 +51,9 @@ public static class PythonText
         {
             double x = value;
             int kept = 0;
-            foreach (var partial in partials)
+            for (int j = 0; j < partials.Count; j++)
             {
-                double y = partial;
+                double y = partials[j];
                 if (Math.Abs(x) < Math.Abs(y)) (x, y) = (y, x);
                 double high = x + y;
                 double low = y - (high - x);
