@@ -14,8 +14,7 @@ namespace LlavaMed.Evaluation;
 /// <item>Lower case, split on whitespace; the words none/zero..ten become 0..10; then a/an/the are dropped (so
 /// "none" is kept as "0"); then contraction spellings without apostrophe get one ("dont" → "don't").</item>
 /// </list>
-/// The reference lower-cases with Python's <c>str.lower</c>; here <see cref="string.ToLowerInvariant"/>, which
-/// agrees except for a few special cases (e.g. U+0130).</summary>
+/// Lower case is Python's (<see cref="PythonText.Lower"/>).</summary>
 public static class LlavaMedText
 {
     static readonly char[] Punctuation = [';', '/', '[', ']', '"', '{', '}', '(', ')', '=', '+', '\\', '_', '-', '>', '<', '@', '`', ',', '?', '!'];
@@ -81,7 +80,7 @@ public static class LlavaMedText
             spaced = spaced.Replace(mark.ToString(), delete ? "" : " ", StringComparison.Ordinal);
         }
         var words = new List<string>();
-        foreach (var raw in PythonText.Split(StripPeriods(spaced).ToLowerInvariant()))
+        foreach (var raw in PythonText.Split(PythonText.Lower(StripPeriods(spaced))))
         {
             var word = NumberWords.GetValueOrDefault(raw, raw);
             if (!Articles.Contains(word)) words.Add(Contractions.GetValueOrDefault(word, word));
@@ -93,7 +92,7 @@ public static class LlavaMedText
     public static Dictionary<string, int> WordCounts(string text)
     {
         var counts = new Dictionary<string, int>(StringComparer.Ordinal);
-        foreach (var word in PythonText.Split(text.ToLowerInvariant()))
+        foreach (var word in PythonText.Split(PythonText.Lower(text)))
             counts[word] = counts.GetValueOrDefault(word) + 1;
         return counts;
     }

@@ -48,7 +48,7 @@ public static class LlavaMedV1Metrics
     public const string Name = "llava-med-v1";
 
     /// <summary>The scripts' first step for both texts: <c>normalize_word(text.lower())</c>.</summary>
-    public static string Prepare(string text) => LlavaMedText.Normalize(text.ToLowerInvariant());
+    public static string Prepare(string text) => LlavaMedText.Normalize(PythonText.Lower(text));
 
     /// <summary><c>run_eval.py</c>'s closed rule on prepared texts: if the prediction contains "yes" or "no"
     /// anywhere (also inside "nodule", "not", "know"), it is a hit when it contains the ground truth, and when it

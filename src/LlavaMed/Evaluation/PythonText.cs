@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 
 namespace LlavaMed.Evaluation;
@@ -10,6 +11,38 @@ public static class PythonText
     /// <summary>Python's whitespace for <c>str.split()</c>: .NET's <see cref="char.IsWhiteSpace(char)"/> plus the
     /// four ASCII information separators U+001C..U+001F.</summary>
     public static bool IsWhiteSpace(char c) => char.IsWhiteSpace(c) || c is >= '\u001c' and <= '\u001f';
+
+    /// <summary><c>str.lower()</c>: .NET's invariant lower case plus Python's two differences: U+0130 (İ) becomes
+    /// "i" + U+0307, and a capital sigma ending a word becomes ς (cased letter before it, none after it, skipping
+    /// case-ignorable marks).</summary>
+    public static string Lower(string text)
+    {
+        var lower = text.ToLowerInvariant();
+        if (!text.Contains('\u0130') && !text.Contains('\u03a3')) return lower;
+        var result = new StringBuilder(text.Length + 4);
+        for (int i = 0; i < text.Length; i++)
+            result.Append(text[i] switch
+            {
+                '\u0130' => "i\u0307",
+                '\u03a3' => IsFinalSigma(text, i) ? "\u03c2" : "\u03c3",
+                _ => lower[i].ToString(),
+            });
+        return result.ToString();
+    }
+
+    static bool IsFinalSigma(string text, int index)
+    {
+        static bool Cased(char c) => char.GetUnicodeCategory(c) is UnicodeCategory.UppercaseLetter
+            or UnicodeCategory.LowercaseLetter or UnicodeCategory.TitlecaseLetter;
+        static bool CaseIgnorable(char c) => "'.:\u00b7\u00ad\u2018\u2019\u2024\u2027".Contains(c)
+            || char.GetUnicodeCategory(c) is UnicodeCategory.NonSpacingMark or UnicodeCategory.EnclosingMark
+                or UnicodeCategory.Format or UnicodeCategory.ModifierLetter or UnicodeCategory.ModifierSymbol;
+        int before = index - 1;
+        while (before >= 0 && CaseIgnorable(text[before])) before--;
+        int after = index + 1;
+        while (after < text.Length && CaseIgnorable(text[after])) after++;
+        return before >= 0 && Cased(text[before]) && !(after < text.Length && Cased(text[after]));
+    }
 
     /// <summary><c>text.split()</c>: runs of whitespace separate words; no empty words.</summary>
     public static List<string> Split(string text)

@@ -30,6 +30,17 @@ public sealed class LlavaMedV1MetricsTests
     public void NormalizeFollowsTheGlossary(string text, string expected) =>
         Assert.Equal(expected, LlavaMedV1Metrics.Prepare(text));
 
+    [Theory]
+    [InlineData("\u0130", "i\u0307")]                 // İ lower-cases to two code points in Python
+    [InlineData("\u0391\u03a3 \u03a3", "\u03b1\u03c2 \u03c3")] // final sigma after a letter, plain sigma alone
+    [InlineData("\u0391\u03a3'", "\u03b1\u03c2'")]        // an apostrophe after it is case-ignorable
+    [InlineData("\u0391\u03a3\u0391", "\u03b1\u03c3\u03b1")]
+    public void LowerIsPythons(string text, string expected) => Assert.Equal(expected, PythonText.Lower(text));
+
+    [Fact]
+    public void NormalizeKeepsAPeriodBeforeAnyUnicodeDigit() =>
+        Assert.Equal("x.\u0663 y.\U0001D7CE", LlavaMedText.Normalize("x.\u0663 y.\U0001D7CE."));
+
     [Fact]
     public void NormalizeDeletesOnlyTheFirst32Periods()
     {
