@@ -1,5 +1,6 @@
 using System.CommandLine;
 using LlavaMed.Checkpoints;
+using LlavaMed.Data;
 using LlavaMed.Models;
 
 namespace LlavaMed.Cli;
@@ -25,5 +26,5 @@ public static class CliErrors
 
     static bool IsExpected(Exception e) => e is CheckpointFormatException or ModelConfigException or FileNotFoundException
         or DirectoryNotFoundException or InvalidDataException or ArgumentException or NotSupportedException
-        or KeyNotFoundException or IOException;
+        or KeyNotFoundException or IOException or DataFormatException;
 }

@@ -9,6 +9,9 @@ namespace LlavaMed.Evaluation;
 public sealed record AnswerRecord(string QuestionId, string Prompt, string Text, string AnswerId, string ModelId,
                                   JsonObject? Metadata = null)
 {
+    /// <summary>The line of the answer file this record was read from (0 when not read from a file).</summary>
+    public int Line { get; init; }
+
     public JsonObject ToJson() => new()
     {
         ["question_id"] = QuestionId,
@@ -38,7 +41,7 @@ public sealed record AnswerRecord(string QuestionId, string Prompt, string Text,
             {
                 throw new DataFormatException(path, $"line {lineNumber}", $"invalid JSON ({e.Message})");
             }
-            records.Add(FromJson(node, path, $"line {lineNumber}"));
+            records.Add(FromJson(node, path, $"line {lineNumber}") with { Line = lineNumber });
         }
         if (records.Count == 0) throw new DataFormatException(path, "line 1", "no answers in the file");
         return records;
