@@ -9,6 +9,8 @@ public static class CliApp
     public static RootCommand Build() => new("llava-med: the LLaVA-Med workbench (model, checkpoints, inference)")
     {
         AskCommand.Create(),
+        ChatCommand.Create(),
         InspectCommand.Create(),
+        PredictCommand.Create(),
     };
 }
