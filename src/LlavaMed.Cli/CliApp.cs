@@ -9,8 +9,10 @@ public static class CliApp
     public static RootCommand Build() => new("llava-med: the LLaVA-Med workbench (model, checkpoints, inference)")
     {
         AskCommand.Create(),
+        ChatCommand.Create(),
         EvalCommand.Create(),
         InspectCommand.Create(),
+        PredictCommand.Create(),
         TrainCommand.Create(),
     };
 }

@@ -85,13 +85,24 @@ public sealed class LlavaPipeline : IDisposable
     }
 
     /// <summary>The prompt text for one question about one image, exactly as the model sees it.</summary>
-    public string BuildPrompt(string question)
+    public string BuildPrompt(string question) => BuildPrompt([ChatMessage.User(question)]);
+
+    /// <summary>The prompt for a conversation about one image, ending with an open assistant turn: the image goes
+    /// with the first user message (as LLaVA's CLI and model_vqa*.py put it), later messages are plain text.
+    /// <paramref name="conversation"/> alternates user and assistant messages and ends with a user message.</summary>
+    public string BuildPrompt(IReadOnlyList<ChatMessage> conversation)
     {
+        if (conversation.Count == 0 || conversation[^1].Role != ChatRole.User)
+            throw new ArgumentException("a conversation prompt needs a last message from the user");
+        for (var i = 0; i < conversation.Count; i++)
+            if (conversation[i].Role != (i % 2 == 0 ? ChatRole.User : ChatRole.Assistant))
+                throw new ArgumentException($"message {i} is from {conversation[i].Role}; messages must alternate user/assistant, starting with the user");
         var config = Model.Config;
-        var userText = config.UsesImagePatchTokens || config.ModelType == "llava"
+        var question = conversation[0].Content ?? "";
+        var firstWithImage = config.UsesImagePatchTokens || config.ModelType == "llava"
             ? MultimodalPreprocessing.V10Question(question, config.Vision.NumPatches, config.MmUseImStartEnd)
             : MultimodalPreprocessing.V15Question(question, config.MmUseImStartEnd);
-        return Template.Render([ChatMessage.User(userText)], addGenerationPrompt: true);
+        return Template.Render([ChatMessage.User(firstWithImage), .. conversation.Skip(1)], addGenerationPrompt: true);
     }
 
     /// <summary>Prompt ids: -200 where the image goes (v1.5), or the expanded image tokens (v1.0).</summary>
@@ -109,10 +120,16 @@ public sealed class LlavaPipeline : IDisposable
 
     /// <summary>Streams the answer as text pieces. Text that could be the start of a stop string is held back
     /// until it is clear it is not one, so the stream never shows a stop string.</summary>
-    public IEnumerable<string> AskStreaming(RgbImage image, string question, GenerationOptions? options = null)
+    public IEnumerable<string> AskStreaming(RgbImage image, string question, GenerationOptions? options = null) =>
+        StreamAnswer(image, BuildPrompt(question), options);
+
+    /// <summary>Streams the answer to a prompt built by <see cref="BuildPrompt(IReadOnlyList{ChatMessage})"/>,
+    /// holding back text that could start a stop string (see <see cref="AskStreaming"/>).</summary>
+    public IEnumerable<string> StreamAnswer(RgbImage image, string promptText, GenerationOptions? options = null)
     {
         options ??= DefaultGenerationOptions();
-        var prompt = Tokenize(BuildPrompt(question));
+        var prompt = Tokenize(promptText);
+        EnsureFitsContext(prompt);
         using var pixels = Preprocess(image);
         var generator = new ResponseGenerator(Model, ids => Tokenizer.Decode(ids));
         var results = new List<GeneratedSequence>();
@@ -151,6 +168,38 @@ public sealed class LlavaPipeline : IDisposable
 
     public string Ask(RgbImage image, string question, GenerationOptions? options = null) =>
         string.Concat(AskStreaming(image, question, options));
+
+    /// <summary>Answers prompts about images in one left-padded batch (one image per prompt); a batch gives the
+    /// same greedy answers as one prompt at a time. Texts are cut before any stop string, not trimmed.</summary>
+    public IReadOnlyList<GeneratedSequence> GenerateBatch(IReadOnlyList<RgbImage> images, IReadOnlyList<string> prompts,
+                                                        GenerationOptions? options = null)
+    {
+        if (images.Count != prompts.Count)
+            throw new ArgumentException($"{images.Count} images for {prompts.Count} prompts; give one image per prompt");
+        var ids = prompts.Select(Tokenize).ToList();
+        foreach (var row in ids) EnsureFitsContext(row);
+        using var pixels = ImageProcessor.PreprocessBatch(images);
+        return new ResponseGenerator(Model, tokens => Tokenizer.Decode(tokens))
+            .Generate(ids, pixels, options ?? DefaultGenerationOptions());
+    }
+
+    /// <summary>Decoder positions a tokenized prompt takes: text tokens plus each image's patch features (v1.5's
+    /// -200 placeholder stands for them; v1.0 prompts already hold one token per patch).</summary>
+    public int PromptPositions(IReadOnlyList<long> promptIds)
+    {
+        var placeholders = promptIds.Count(id => id == LlavaTokenizer.ImageTokenIndex);
+        return promptIds.Count - placeholders + placeholders * Model.Config.Vision.NumPatches;
+    }
+
+    // Generation must not silently cut the prompt (the splice truncates rows to tokenizer_model_max_length).
+    void EnsureFitsContext(IReadOnlyList<long> promptIds)
+    {
+        var limit = Model.Config.TokenizerModelMaxLength;
+        var positions = PromptPositions(promptIds);
+        if (limit is { } max && positions > max)
+            throw new ArgumentException($"the prompt takes {positions} positions, more than the model's "
+                                        + $"tokenizer_model_max_length {max}");
+    }
 
     public void Dispose() => Model.Dispose();
 }
