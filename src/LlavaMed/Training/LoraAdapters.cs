@@ -22,17 +22,24 @@ public sealed class LoraAdapters : IDisposable
         this.dropout = dropout;
     }
 
-    /// <summary>Adapters on every decoder Linear whose name ends with one of the target module names.</summary>
-    public static LoraAdapters Attach(LlavaForCausalLM model, LoraOptions options)
+    /// <summary>Where dropout masks come from; the trainer sets one seeded per step so runs repeat exactly.</summary>
+    public Generator? DropoutGenerator { get; set; }
+
+    /// <summary>Adapters on every decoder Linear whose name ends with one of the target module names; A is drawn
+    /// from a private generator seeded with <paramref name="seed"/>.</summary>
+    public static LoraAdapters Attach(LlavaForCausalLM model, LoraOptions options, ulong seed)
     {
         var lora = new LoraAdapters(options.Alpha / options.Rank, options.Dropout);
+        using var generator = new Generator(seed);
         foreach (var (name, module) in model.named_modules())
         {
             if (module is not Linear linear || !name.StartsWith("model.layers.", StringComparison.Ordinal)
                 || !options.Targets.Any(t => name.EndsWith("." + t, StringComparison.Ordinal))) continue;
             var weight = linear.weight!;
+            // PEFT's default: kaiming_uniform_(a=sqrt(5)), i.e. uniform(+-1/sqrt(fan_in)).
+            var bound = 1.0 / Math.Sqrt(weight.shape[1]);
             var a = new Parameter(empty(options.Rank, weight.shape[1], dtype: weight.dtype, device: weight.device));
-            init.kaiming_uniform_(a, Math.Sqrt(5));
+            using (no_grad()) a.uniform_(-bound, bound, generator);
             var b = new Parameter(zeros(weight.shape[0], options.Rank, dtype: weight.dtype, device: weight.device));
             var hook = linear.register_forward_hook((_, input, output) => output + lora.Delta(input, a, b));
             lora.adapters.Add((name, linear, a, b, hook.remove));
@@ -44,7 +51,12 @@ public sealed class LoraAdapters : IDisposable
 
     Tensor Delta(Tensor input, Parameter a, Parameter b)
     {
-        var dropped = functional.dropout(input, dropout, training: a.requires_grad && dropout > 0);
+        var dropped = input;
+        if (a.requires_grad && dropout > 0)
+        {
+            var keep = rand(input.shape, dtype: input.dtype, device: input.device, generator: DropoutGenerator).ge(dropout);
+            dropped = input * keep / (1 - dropout);
+        }
         return functional.linear(functional.linear(dropped, a), b) * scale;
     }
 

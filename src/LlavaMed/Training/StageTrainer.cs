@@ -55,8 +55,7 @@ public sealed class StageTrainer
 
         if (stage.Lora is not null && stage.Trainable != TrainableSet.ProjectorAndLanguageModel)
             throw new ArgumentException($"{stage.Name}: LoRA adapts the language model, which this stage does not train");
-        manual_seed(stage.Seed); // the adapters' initialisation
-        using var lora = stage.Lora is null ? null : LoraAdapters.Attach(model, stage.Lora);
+        using var lora = stage.Lora is null ? null : LoraAdapters.Attach(model, stage.Lora, (ulong)stage.Seed);
         if (lora is not null && resumeFrom is not null)
         {
             using var adapterFile = SafetensorsFile.Open(Path.Combine(resumeFrom, AdapterFile));
@@ -88,7 +87,8 @@ public sealed class StageTrainer
                 if (microBatches.Count < stage.GradientAccumulation && !lastOfEpoch) continue;
 
                 // Any randomness in a step (LoRA dropout) comes from (seed, step): a resumed run repeats it exactly.
-                manual_seed(stage.Seed * 1_000_003L + state.Step);
+                using var stepRandom = new Generator((ulong)stage.Seed * 1_000_003UL + (ulong)state.Step);
+                if (lora is not null) lora.DropoutGenerator = stepRandom;
                 double lr = stage.LearningRate * LearningRateSchedule.CosineWithWarmup(state.Step, totalSteps, warmup);
                 foreach (var (group, definition) in optimizer.ParamGroups.Zip(groups))
                     group.LearningRate = definition.LearningRate * lr / stage.LearningRate;

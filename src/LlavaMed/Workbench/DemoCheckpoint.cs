@@ -28,8 +28,8 @@ public sealed record DemoCheckpoint(string ModelFolder, string ImagePath)
         var tokenizer = LlavaTokenizer.FromFolder(staging);
         using (var scope = NewDisposeScope())
         {
-            manual_seed(Seed);
             using var model = new LlavaForCausalLM(Config(tokenizer.VocabularySize));
+            WeightInitialization.Initialize(model, Seed);
             CheckpointWriter.Save(model, staging, extraMeta: new JsonObject
             {
                 ["kind"] = "demo (random weights)",

@@ -131,6 +131,18 @@ public sealed class ModelBehaviourTests
         Assert.Contains("resampler", error.Message);
     }
 
+}
+
+/// <summary>Tests that change or measure process-wide state (the default device, the resident size) run alone,
+/// with no other test in parallel.</summary>
+[CollectionDefinition(nameof(ProcessWideTests), DisableParallelization = true)]
+public sealed class ProcessWideTestsCollection;
+
+[Collection(nameof(ProcessWideTests))]
+public sealed class ProcessWideTests
+{
+    static void Log(string line) => TestContext.Current.TestOutputHelper?.WriteLine(line);
+
     [Fact]
     public void ReleasedSevenBillionConfigurationHasTheReleasedNamesShapesAndParameterCount()
     {
@@ -166,16 +178,6 @@ public sealed class ModelBehaviourTests
             set_default_device(CPU);
         }
     }
-}
-
-/// <summary>Runs alone (no other test in parallel), since it measures the whole process's resident size.</summary>
-[CollectionDefinition(nameof(MemoryTests), DisableParallelization = true)]
-public sealed class MemoryTestsCollection;
-
-[Collection(nameof(MemoryTests))]
-public sealed class MemoryTests
-{
-    static void Log(string line) => TestContext.Current.TestOutputHelper?.WriteLine(line);
 
     [Fact]
     public void ThousandForwardPassesKeepAFlatResidentSize()
