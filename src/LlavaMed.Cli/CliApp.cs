@@ -10,5 +10,7 @@ public static class CliApp
     {
         AskCommand.Create(),
         InspectCommand.Create(),
+        // Temporary on this branch: the lead merges `convert` with `data synth` under one `data` command.
+        new Command("data", "Data sets: convert") { DataConvertCommand.Create() },
     };
 }
