@@ -1,4 +1,5 @@
 using Parquet;
+using Parquet.Data;
 using Parquet.Schema;
 
 namespace LlavaMed.Data;
@@ -65,9 +66,9 @@ public static class HubParquet
             {
                 var rowGroup = reader.OpenRowGroupReader(group);
                 var count = (int)rowGroup.RowCount;
-                byte[]?[] Bytes(DataField field) => Read<byte[]>(field, count, (f, m) => rowGroup.ReadAsync(f, m));
-                string?[] Strings(DataField? field) => field is null ? new string?[count] : Read<string>(field, count, (f, m) => rowGroup.ReadAsync(f, m));
-                var images = Bytes(bytesField);
+                string?[] Strings(DataField? field) =>
+                    field is null ? new string?[count] : Read<char, string>(path, rowGroup, field, count, text => new string(text.Span));
+                var images = Read<byte, byte[]>(path, rowGroup, bytesField, count, bytes => bytes.ToArray());
                 var (imagePaths, questions, answers, answerTypes) = (Strings(pathField), Strings(questionField), Strings(answerField), Strings(answerTypeField));
                 for (var i = 0; i < count; i++)
                 {
@@ -97,10 +98,21 @@ public static class HubParquet
         }
     }
 
-    static TValue?[] Read<TValue>(DataField field, int count, Func<DataField, Memory<TValue?>, ValueTask> read) where TValue : class
+    /// <summary>One column of a row group, one value per row (null where the row has none: a null struct or leaf).
+    /// The column's values are packed (present values only) and its definition levels say which rows they belong
+    /// to; Parquet.Net 6.1's <c>ReadAsync</c> does not spread the values of a leaf inside a struct back to their
+    /// rows, so this does it.</summary>
+    static TValue?[] Read<TElement, TValue>(string path, ParquetRowGroupReader rowGroup, DataField field, int count,
+                                            Func<ReadOnlyMemory<TElement>, TValue> convert) where TValue : class
     {
+        using var raw = rowGroup.ReadRawColumnDataBaseAsync(field).AsTask().GetAwaiter().GetResult();
+        if (raw is not RawColumnData<ReadOnlyMemory<TElement>> column)
+            throw new DataFormatException(path, "schema", $"column '{field.Path}' holds {field.ClrType.Name}, not {(typeof(TElement) == typeof(char) ? "text" : "binary")}");
+        var present = column.Values;
+        var levels = field.MaxDefinitionLevel > 0 ? column.DefinitionLevels : default;
         var values = new TValue?[count];
-        read(field, values).AsTask().GetAwaiter().GetResult();
+        for (int row = 0, next = 0; row < count; row++)
+            if (field.MaxDefinitionLevel == 0 || levels[row] == field.MaxDefinitionLevel) values[row] = convert(present[next++]);
         return values;
     }
 }
