@@ -16,8 +16,9 @@ public sealed record PathVqaQuestion(string QuestionId, string ImageId, string Q
 /// <summary>PathVQA's released question files are Python pickles, <c>qas/{train,val,test}_vqa.pkl</c>: a list of
 /// dicts with <c>img_id</c> (<c>train_0422</c>), <c>sent</c> (the question), <c>label</c> (answer -> score),
 /// <c>answer_type</c>, <c>question_id</c>, <c>question_type</c>; images are <c>images/{split}/{img_id}.jpg</c>.
-/// The pickles hold only Python built-ins, which Razorvine.Pickle reads without Python; the older
-/// <c>{image, question, answer}</c> dict layout is read too. A pickle is loaded whole (a few MB).</summary>
+/// The pickles hold only Python built-ins, which Razorvine.Pickle reads without Python; dicts keyed
+/// <c>image</c>/<c>question</c>/<c>answer</c> (as some re-packagings use) are read too. A pickle is loaded whole (a
+/// few MB); one that needs Python classes (e.g. numpy values) is reported as unreadable.</summary>
 public static class PathVqa
 {
     public static readonly IReadOnlyList<(string Split, string File)> SplitFiles =

@@ -1,6 +1,8 @@
+using System.Collections;
 using System.Text.Json.Serialization;
 using LlavaMed.Data;
 using Parquet.Serialization;
+using Razorvine.Pickle;
 
 namespace LlavaMed.Tests.Data.Formats;
 
@@ -70,6 +72,25 @@ public sealed class VqaSourceTests : TemporaryFolder
         var item = questions[1].ToVqaItem("train");
         Assert.Equal(("train/train_0422.jpg", "CLOSED", "yes"), (item.Image, item.AnswerType, item.Answer));
         Assert.Equal("OPEN", questions[0].ToVqaItem("train").AnswerType);
+    }
+
+    [Fact]
+    public void PathVqaTiedLabelsAreBadRecordsAndPlainDictsAreRead()
+    {
+        var records = new ArrayList
+        {
+            new Hashtable { ["img_id"] = "val_0001", ["sent"] = "What is shown?", ["answer_type"] = "other", ["question_id"] = 7,
+                            ["label"] = new Hashtable { ["fibrosis"] = 1, ["necrosis"] = 1 } },
+            new Hashtable { ["image"] = "val_0002", ["question"] = "Is there necrosis?", ["answer"] = "no" },
+        };
+        var path = Write("qas/val_vqa.pkl", new Pickler().dumps(records));
+        var error = Assert.Throws<DataFormatException>(() => PathVqa.Read(path).ToList());
+        Assert.Equal("[0]", error.Location);
+        Assert.Contains("tied top answers", error.Problem);
+        var stream = PathVqa.Read(path, BadRecordPolicy.SkipAndReport);
+        var question = Assert.Single(stream.ToList());
+        Assert.Equal(("val_0002", "no", "yes/no"), (question.ImageId, question.Answer, question.AnswerType));
+        Assert.Equal(1, stream.Report.Skipped);
     }
 
     [Fact]
