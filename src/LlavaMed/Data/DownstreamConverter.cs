@@ -61,19 +61,20 @@ public static class DownstreamConverter
 {
     public const string ImageFolder = "images";
 
-    sealed record SourceSplit(string Split, IReadOnlyList<VqaItem> Items, IReadOnlyList<ReadReport> Reports, string? ImageRoot,
-                              IReadOnlyDictionary<string, byte[]>? ImageBytes);
+    /// <summary>A split as read. <see cref="ImageRoot"/> is where its images are to be copied from; null when the
+    /// reader already wrote them (Parquet rows carry their image bytes).</summary>
+    sealed record SourceSplit(string Split, IReadOnlyList<VqaItem> Items, IReadOnlyList<ReadReport> Reports, string? ImageRoot);
 
     public static ConversionResult Convert(ConvertOptions options)
     {
         if (!Directory.Exists(options.Input)) throw new DirectoryNotFoundException($"input folder not found: {options.Input}");
-        var splits = ReadSplits(options).ToList();
-        if (splits.Count == 0) throw new FileNotFoundException($"no {options.Source} split files found in {options.Input}");
         var outputImages = Path.Combine(options.Output, ImageFolder);
         Directory.CreateDirectory(outputImages);
+        var written = new HashSet<string>(StringComparer.Ordinal);
+        var splits = ReadSplits(options, outputImages, written).ToList();
+        if (splits.Count == 0) throw new FileNotFoundException($"no {options.Source} split files found in {options.Input}");
         var counts = new List<SplitCounts>();
         var missing = new List<MissingImage>();
-        var written = new HashSet<string>(StringComparer.Ordinal);
         foreach (var split in splits)
         {
             var items = split.Items;
@@ -89,9 +90,6 @@ public static class DownstreamConverter
                 foreach (var image in items.Select(i => i.Image).Distinct())
                     if (written.Add(image)) Copy(ImagePaths.Resolve(root, image), ImagePaths.Resolve(outputImages, image));
             }
-            else
-                foreach (var (image, bytes) in split.ImageBytes!)
-                    if (written.Add(image)) File.WriteAllBytes(ImagePaths.Resolve(outputImages, image), bytes);
             var file = $"{split.Split}.json";
             DownstreamFormat.Write(Path.Combine(options.Output, file), items.Select(i => DownstreamFormat.ToSample(i, options.ClosedOptions)));
             counts.Add(new SplitCounts(split.Split, file, items.Count, items.Count(i => i.IsClosed), items.Count(i => !i.IsClosed),
@@ -106,7 +104,7 @@ public static class DownstreamConverter
         File.Copy(from, to, overwrite: true);
     }
 
-    static IEnumerable<SourceSplit> ReadSplits(ConvertOptions options)
+    static IEnumerable<SourceSplit> ReadSplits(ConvertOptions options, string outputImages, HashSet<string> written)
     {
         var input = options.Input;
         IEnumerable<SourceSplit> FromFiles<T>(IReadOnlyList<(string Split, string File)> files, string imageFolder,
@@ -118,7 +116,7 @@ public static class DownstreamConverter
                 if (!File.Exists(path)) continue;
                 var stream = open(path);
                 var items = stream.Select(record => toItem(record, split)).ToList();
-                yield return new SourceSplit(split, items, [stream.Report], Path.Combine(input, imageFolder), null);
+                yield return new SourceSplit(split, items, [stream.Report], Path.Combine(input, imageFolder));
             }
         }
         return options.Source switch
@@ -126,20 +124,20 @@ public static class DownstreamConverter
             VqaSource.VqaRad => FromFiles(VqaRad.SplitFiles, VqaRad.ImageFolder, p => VqaRad.Read(p, options.Policy), (q, _) => q.ToVqaItem()),
             VqaSource.Slake => FromFiles(Slake.SplitFiles, Slake.ImageFolder, p => Slake.Read(p, options.Policy), (q, _) => q.ToVqaItem()),
             VqaSource.PathVqa => FromFiles(PathVqa.SplitFiles, PathVqa.ImageFolder, p => PathVqa.Read(p, options.Policy), (q, split) => q.ToVqaItem(split)),
-            VqaSource.Parquet => ParquetSplits(input, options.Policy),
+            VqaSource.Parquet => ParquetSplits(input, options.Policy, outputImages, written),
             _ => throw new ArgumentOutOfRangeException(nameof(options)),
         };
     }
 
     /// <summary>Hub files of one split (<c>train-00000-of-00002.parquet</c>, <c>train-00001-...</c>) are read in name
-    /// order into one split; ids are <c>{split}_{row}</c>, rows counted across the split's files.</summary>
-    static IEnumerable<SourceSplit> ParquetSplits(string input, BadRecordPolicy policy)
+    /// order into one split; ids are <c>{split}_{row}</c>, rows counted across the split's files. Images are written
+    /// as the rows stream by, named by content hash so an image shared by many questions is stored once.</summary>
+    static IEnumerable<SourceSplit> ParquetSplits(string input, BadRecordPolicy policy, string outputImages, HashSet<string> written)
     {
         var files = Directory.EnumerateFiles(input, "*.parquet", SearchOption.AllDirectories).Order(StringComparer.Ordinal);
         foreach (var group in files.GroupBy(HubParquet.SplitOf))
         {
             var items = new List<VqaItem>();
-            var images = new Dictionary<string, byte[]>(StringComparer.Ordinal);
             var reports = new List<ReadReport>();
             long rowsBefore = 0;
             foreach (var file in group)
@@ -148,13 +146,13 @@ public static class DownstreamConverter
                 foreach (var row in stream)
                 {
                     var image = System.Convert.ToHexStringLower(SHA256.HashData(row.ImageBytes))[..16] + row.ImageExtension;
-                    images.TryAdd(image, row.ImageBytes);
+                    if (written.Add(image)) File.WriteAllBytes(Path.Combine(outputImages, image), row.ImageBytes);
                     items.Add(row.ToVqaItem($"{group.Key}_{rowsBefore + row.Row}", image));
                 }
                 rowsBefore += stream.Report.Read;
                 reports.Add(stream.Report);
             }
-            yield return new SourceSplit(group.Key, items, reports, null, images);
+            yield return new SourceSplit(group.Key, items, reports, null);
         }
     }
 }
