@@ -14,5 +14,6 @@ public static class CliApp
         InspectCommand.Create(),
         PredictCommand.Create(),
         TrainCommand.Create(),
+        new Command("data", "Data sets: convert") { DataConvertCommand.Create() },
     };
 }

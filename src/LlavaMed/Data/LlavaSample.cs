@@ -65,20 +65,10 @@ public sealed record LlavaSample(string Id, string? Image, IReadOnlyList<Convers
         return json;
     }
 
-    /// <summary>Reads a JSON array file (e.g. LLaVA-Med downstream <c>test.json</c>) strictly: a malformed record
-    /// is an error naming its index.</summary>
-    public static IReadOnlyList<LlavaSample> ReadJsonArray(string path)
-    {
-        JsonNode? root;
-        try
-        {
-            root = JsonNode.Parse(File.ReadAllText(path));
-        }
-        catch (JsonException e)
-        {
-            throw new DataFormatException(path, $"line {e.LineNumber + 1}", $"invalid JSON ({e.Message})");
-        }
-        if (root is not JsonArray array) throw new DataFormatException(path, "top level", "expected a JSON array of records");
-        return array.Select((node, i) => FromJson(node, path, $"[{i}]")).ToList();
-    }
+    /// <summary>Reads a JSON array file (e.g. LLaVA-Med downstream <c>test.json</c>) strictly, streaming it: a
+    /// malformed record is an error naming its index and line. <see cref="LlavaMedFiles.ReadConversations"/> reads
+    /// JSONL too and can skip bad records instead.</summary>
+    public static IReadOnlyList<LlavaSample> ReadJsonArray(string path) =>
+        RecordStream<LlavaSample>.Create(path, BadRecordPolicy.Fail, () => JsonRecordFile.ReadArrays(path),
+                                         (node, location) => FromJson(node, path, location)).ToList();
 }
