@@ -9,6 +9,7 @@ public static class CliApp
     public static RootCommand Build() => new("llava-med: the LLaVA-Med workbench (model, checkpoints, inference)")
     {
         AskCommand.Create(),
+        DataCommand.Create(),
         InspectCommand.Create(),
     };
 }
