@@ -106,7 +106,7 @@ public static class FigureRenderer
         if (record.Finding == "nodule")
         {
             var r = large ? 0.042f : 0.022f;
-            var (top, bottom) = record.Level == "upper" ? (0.27f, 0.39f) : (0.5f, 0.6f);
+            var (top, bottom) = record.Level == "upper" ? (0.26f, 0.38f) : (0.58f, 0.68f);
             foreach (var p in Scatter(random, record.Count, r, lungCentre - 0.07f, top, lungCentre + 0.07f, bottom))
                 s.Circle(p.X, p.Y, r, Grey(205 + b), r * 0.25f);
         }
@@ -154,8 +154,8 @@ public static class FigureRenderer
                     s.Circle(p.X, p.Y, r, Grey(72 + b), r * 0.2f);
                 break;
             case "kidney stone":
-                foreach (var p in Scatter(random, record.Count, 0.012f, kidney - 0.02f, 0.6f, kidney + 0.02f, 0.69f))
-                    s.Circle(p.X, p.Y, 0.013f, Grey(252), 0.002f);
+                foreach (var p in Scatter(random, record.Count, 0.022f, kidney - 0.015f, 0.6f, kidney + 0.015f, 0.68f))
+                    s.Circle(p.X, p.Y, 0.024f, Grey(252), 0.002f);
                 break;
             case "renal cyst":
                 var cystR = large ? 0.042f : 0.025f;
@@ -360,8 +360,8 @@ public static class FigureRenderer
                     paint.GetFillPath(wedge, organ);
                 break;
             default:
-                organ.AddOval(SKRect.Create(0.5f - 0.36f, 0.45f - 0.17f, 0.72f, 0.34f));
-                organ.Transform(SKMatrix.CreateRotationDegrees(-25, 0.5f, 0.45f));
+                organ.AddOval(SKRect.Create(0.5f - 0.32f, 0.45f - 0.23f, 0.64f, 0.46f));
+                organ.Transform(SKMatrix.CreateRotationDegrees(-15, 0.5f, 0.45f));
                 break;
         }
         s.Path(organ, Shade(organColour, -30), 0.012f); // shadow edge
@@ -371,10 +371,10 @@ public static class FigureRenderer
             for (var i = 0; i < 50; i++)
                 s.Circle(random.Uniform(0.1, 0.9), random.Uniform(0.05, 0.85), random.Uniform(0.01, 0.04),
                          Shade(organColour, random.Next(-25, 26)).WithAlpha(110), 0.01f);
-            if (!record.IsNormal) GrossLesion(s, record, random);
             for (var i = 0; i < 3; i++)
                 s.RotatedOval(random.Uniform(0.3, 0.7), random.Uniform(0.25, 0.65), random.Uniform(0.02, 0.05), 0.01f,
                               random.Uniform(0, 180), new SKColor(255, 255, 255, 90), 0.006f); // glare
+            if (!record.IsNormal) GrossLesion(s, record, random);
         });
         s.Canvas.Restore();
     }
@@ -383,8 +383,8 @@ public static class FigureRenderer
     {
         var large = record.Size == "large";
         var r = large ? 0.1f : 0.06f;
-        var x = (record.Laterality == "left" ? 0.41f : 0.59f) + random.Uniform(-0.02, 0.02);
-        var y = (record.Level == "upper" ? 0.31f : 0.59f) + random.Uniform(-0.02, 0.02);
+        var x = (record.Laterality == "left" ? 0.38f : 0.62f) + random.Uniform(-0.02, 0.02);
+        var y = (record.Level == "upper" ? 0.3f : 0.6f) + random.Uniform(-0.02, 0.02);
         switch (record.Finding)
         {
             case "tumor":
