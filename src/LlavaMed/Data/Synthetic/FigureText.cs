@@ -23,6 +23,10 @@ static class FigureText
 
     public static bool IsPlural(string phrase) => phrase.EndsWith('s') && phrase is not ("ascites" or "necrosis" or "hydrocephalus" or "nephrolithiasis");
 
+    static string Is(string phrase) => IsPlural(phrase) ? "are" : "is";
+
+    static string Was(string phrase) => IsPlural(phrase) ? "were" : "was";
+
     /// <summary>The phrase with "a"/"an" unless it is a mass noun or plural.</summary>
     public static string WithArticle(string phrase) => MassNouns.Contains(phrase) || IsPlural(phrase) ? phrase
         : ("aeiou".Contains(phrase[0]) ? "an " : "a ") + phrase;
@@ -116,7 +120,7 @@ static class FigureText
                 1 => $"{Capitalise(modality)} of the {anatomy} demonstrates {finding}{location}{arrow}.{extra}",
                 2 => $"{Capitalise(finding)}{location} on {modality}{arrow}.{extra}",
                 3 => $"{Capitalise(modality)} reveals {finding}{location}{arrow}.{extra} Findings are consistent with {record.Finding}.",
-                _ => $"Representative {modality} of the {anatomy}: {finding}{location} is seen{arrow}.{extra}",
+                _ => $"Representative {modality} of the {anatomy}: {finding}{location} {Is(finding)} seen{arrow}.{extra}",
             };
         }
         return body + StainSuffix(record, random);
@@ -130,7 +134,7 @@ static class FigureText
         var mentions = new List<InlineMention>();
         var number = record.FigId.TrimStart('F', 'f', 'i', 'g');
         var label = record.FigLabel;
-        var modality = random.Pick(record.Spec.ModalitySynonyms).Replace("(", "").Replace(")", "");
+        var modality = System.Text.RegularExpressions.Regex.Replace(random.Pick(record.Spec.ModalitySynonyms), @" \(.*\)", "");
         for (var i = 0; i < count; i++)
         {
             string sentence;
@@ -148,8 +152,8 @@ static class FigureText
                 sentence = random.Next(3) switch
                 {
                     0 => $"{Capitalise(modality)} showed {finding}{location} ( {label} ) .",
-                    1 => $"As shown in {label} , {finding} was present{location} .",
-                    _ => $"The {record.Anatomy} was examined and {finding} was identified{location} ( see {label} ) .",
+                    1 => $"As shown in {label} , {finding} {Was(finding)} present{location} .",
+                    _ => $"The {record.Anatomy} was examined and {finding} {Was(finding)} identified{location} ( see {label} ) .",
                 };
             }
             var tokens = sentence.Split(' ');
@@ -173,7 +177,7 @@ static class FigureText
         else
         {
             var (finding, extra) = FindingPhrase(record, random, allowAbbreviation: false);
-            parts.Add($"There is {finding}{LocationPhrase(record, random, allowAbbreviation: false)}.{extra}");
+            parts.Add($"There {Is(finding)} {finding}{LocationPhrase(record, random, allowAbbreviation: false)}.{extra}");
             if (record.FindingSpec!.Countable) parts.Add($"In total, {NumberWord(record.Count)} {(record.Count > 1 ? record.FindingSpec.Plural : record.Finding)} can be counted.");
             parts.Add("The findings should be interpreted by a healthcare professional together with the clinical context.");
         }
@@ -185,15 +189,18 @@ static class FigureText
     public static IReadOnlyList<(string Question, string Answer)> ConversationQuestions(FindingRecord record)
     {
         var spec = record.Spec;
+        var several = record.FindingSpec is { Countable: true } && record.Count > 1;
+        var subject = several ? record.FindingSpec!.Plural : record.Finding;
+        var shown = several ? $"{NumberWord(record.Count)} {subject}" : WithArticle(record.Finding);
         var questions = new List<(string, string)>
         {
             ("What type of image is this?", $"This is {WithArticle(spec.ModalityPhrase)} showing the {record.Anatomy}."),
             ("What abnormality can be seen in the image?", record.IsNormal
                 ? $"No abnormality is visible; the {record.Anatomy} appears normal."
-                : $"The image shows {WithArticle(record.Finding)}{(record.Location is null ? "" : $" in the {record.Location}")}."),
+                : $"The image shows {shown}{(record.Location is null ? "" : $" in the {record.Location}")}."),
         };
         if (record.Location is not null)
-            questions.Add(($"Where is the {record.Finding} located?", $"The {record.Finding} is located in the {record.Location}."));
+            questions.Add(($"Where {Is(subject)} the {subject} located?", $"The {subject} {Is(subject)} located in the {record.Location}."));
         if (record.Domain == BiomedicalDomain.Histology)
             questions.Add(("What stain was used for this section?", $"The section is stained with {DomainCatalog.StainName(record.Appearance!)}."));
         return questions;

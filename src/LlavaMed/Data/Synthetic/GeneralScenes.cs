@@ -70,7 +70,7 @@ static class GeneralScenes
                     break;
             }
         }
-        return sketch.EncodePng(random, 6, grey: false);
+        return sketch.EncodePng(random, 4, grey: false);
     }
 
     static string Describe(SceneObject o) => $"a {o.Size} {o.Colour} {o.Shape} {(o.Position == "center" ? "in the center" : $"at the {o.Position}")}";

@@ -216,12 +216,12 @@ public static class SyntheticCorpus
         return new SyntheticCorpusSummary(layout, files, clock.Elapsed, FromCache: false);
     }
 
-    /// <summary>Figures come in groups of one per domain; whole groups go to test at an even stride, so every domain
-    /// is held out equally.</summary>
+    /// <summary>Figures come in groups of one per domain; whole groups go to test at an even stride starting with
+    /// the first group (so even a tiny corpus has a test set), and every domain is held out equally.</summary>
     internal static bool IsTest(int figureIndex, double testFraction)
     {
         var group = figureIndex / DomainCatalog.Domains.Count;
-        return Math.Floor((group + 1) * testFraction) > Math.Floor(group * testFraction);
+        return testFraction > 0 && Math.Floor(group * testFraction) > Math.Floor((group - 1) * testFraction);
     }
 
     static string WithImage(string instruction, bool imageFirst)
