@@ -10,10 +10,10 @@ public static class CliApp
     {
         AskCommand.Create(),
         ChatCommand.Create(),
+        DataCommand.Create(),
         EvalCommand.Create(),
         InspectCommand.Create(),
         PredictCommand.Create(),
         TrainCommand.Create(),
-        new Command("data", "Data sets: convert") { DataConvertCommand.Create() },
     };
 }

@@ -41,26 +41,12 @@ public sealed class TokenizedDataset
             if (example.IsMismatch) mismatched.Add(sample.Id);
             if (example.Truncated) truncated++;
             int words = sample.Conversations.Sum(t => t.Value.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries).Length);
-            var imagePath = sample.Image is null ? null : ImagePaths.Resolve(imageRoot, sample.Image);
+            var imagePath = sample.Image is null ? null : ImagePaths.Resolve(imageRoot ?? Directory.GetCurrentDirectory(), sample.Image);
             tokenized.Add(new TokenizedSample(sample.Id, example.InputIds.ToArray(), example.Labels.ToArray(), imagePath)
             {
                 ModalityLength = imagePath is null ? -Math.Max(words, 1) : Math.Max(words, 1),
             });
         }
         return new TokenizedDataset(tokenized, new TokenizationReport(tokenized.Count, truncated, mismatched));
-    }
-}
-
-/// <summary>Resolves a record's relative image path under the image root, refusing paths that leave it.</summary>
-public static class ImagePaths
-{
-    public static string Resolve(string? imageRoot, string relative)
-    {
-        if (Path.IsPathRooted(relative)) throw new ArgumentException($"image path '{relative}' is absolute; records must name images relative to the image root");
-        var root = Path.GetFullPath(imageRoot ?? Directory.GetCurrentDirectory());
-        var full = Path.GetFullPath(Path.Combine(root, relative));
-        if (!full.StartsWith(root.TrimEnd(Path.DirectorySeparatorChar) + Path.DirectorySeparatorChar, StringComparison.Ordinal))
-            throw new ArgumentException($"image path '{relative}' escapes the image root {root}");
-        return full;
     }
 }
