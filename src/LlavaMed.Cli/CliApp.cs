@@ -10,5 +10,8 @@ public static class CliApp
     {
         AskCommand.Create(),
         InspectCommand.Create(),
+        // Temporary parents holding only this branch's subcommands; the lead merges them with the others'.
+        new Command("data", "Build training data") { SelfInstructCommand.Create() },
+        new Command("eval", "Evaluate a model") { EvalChatCommand.Create() },
     };
 }

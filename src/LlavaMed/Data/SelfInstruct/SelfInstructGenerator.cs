@@ -62,6 +62,7 @@ public sealed class SelfInstructGenerator(IChatClient client, SelfInstructPrompt
     {
         var items = new SelfInstructItem[figures.Count];
         int done = 0, kept = 0, dropped = 0, failed = 0;
+        var counting = new Lock();
         await Parallel.ForEachAsync(Enumerable.Range(0, figures.Count),
             new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, options.Concurrency), CancellationToken = cancellationToken },
             async (index, token) =>
@@ -79,12 +80,13 @@ public sealed class SelfInstructGenerator(IChatClient client, SelfInstructPrompt
                     item = new SelfInstructItem(figure.PairId, SelfInstructStatus.Failed, null, 0, 0, [e.Message]);
                 }
                 items[index] = item;
-                if (item.Status == SelfInstructStatus.Kept) Interlocked.Increment(ref kept);
-                else if (item.Status == SelfInstructStatus.Dropped) Interlocked.Increment(ref dropped);
-                else Interlocked.Increment(ref failed);
-                var finished = Interlocked.Increment(ref done);
-                progress?.Report(new SelfInstructProgress(finished, figures.Count, Volatile.Read(ref kept),
-                                                          Volatile.Read(ref dropped), Volatile.Read(ref failed)));
+                lock (counting) // counts and reports together, so reports arrive in order
+                {
+                    if (item.Status == SelfInstructStatus.Kept) kept++;
+                    else if (item.Status == SelfInstructStatus.Dropped) dropped++;
+                    else failed++;
+                    progress?.Report(new SelfInstructProgress(++done, figures.Count, kept, dropped, failed));
+                }
             }).ConfigureAwait(false);
         return new SelfInstructResult(items);
     }
@@ -153,7 +155,11 @@ public sealed class SelfInstructGenerator(IChatClient client, SelfInstructPrompt
         if (directory is not null) Directory.CreateDirectory(directory);
         AtomicFile.Write(path, stream =>
         {
-            using var writer = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
+            // Relaxed escaping keeps "<image>" and non-ASCII text readable, as Python's json.dump writes them.
+            using var writer = new Utf8JsonWriter(stream, new JsonWriterOptions
+            {
+                Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+            });
             array.WriteTo(writer);
         });
     }

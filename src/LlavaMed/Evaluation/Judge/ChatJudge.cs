@@ -56,14 +56,18 @@ public sealed class ChatJudge(IChatClient client, JudgePrompt prompt, ChatOption
     {
         var reviews = new ChatReview[pairs.Count];
         int done = 0, failed = 0;
+        var counting = new Lock();
         await Parallel.ForEachAsync(Enumerable.Range(0, pairs.Count),
             new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, concurrency), CancellationToken = cancellationToken },
             async (index, token) =>
             {
                 var review = await ReviewAsync(pairs[index].Question, pairs[index].Answer.Text, token).ConfigureAwait(false);
                 reviews[index] = review;
-                if (!review.Scored) Interlocked.Increment(ref failed);
-                progress?.Report(new JudgeProgress(Interlocked.Increment(ref done), pairs.Count, Volatile.Read(ref failed)));
+                lock (counting) // counts and reports together, so reports arrive in order
+                {
+                    if (!review.Scored) failed++;
+                    progress?.Report(new JudgeProgress(++done, pairs.Count, failed));
+                }
             }).ConfigureAwait(false);
         return new ChatJudgeResult(reviews, RelativeScores.Summarize(reviews));
     }
