@@ -37,7 +37,7 @@ public sealed partial class CaptionConversationWriter : ISyntheticConversationWr
         }
         // A one-sentence caption without a recognised kind: ask about the features it lists.
         if (pairs.Count < 2 && sentences.Count == 1 && FeatureClause().Match(sentences[0]) is { Success: true } clause)
-            pairs.Add(new("Which features stand out?", "The image shows " + Tidy(clause.Groups["rest"].Value)));
+            pairs.Add(new("Which features stand out?", "The image shows " + LowerFirstWord(Tidy(clause.Groups["rest"].Value))));
         var mention = figure.InTextMentions.Select(Detokenize).FirstOrDefault(m => m.Length > 20
                                                    && !sentences.Any(s => s.Contains(m, StringComparison.OrdinalIgnoreCase)));
         if (mention is not null) pairs.Add(new("Is there anything else worth noting in the image?", mention));
@@ -66,6 +66,10 @@ public sealed partial class CaptionConversationWriter : ISyntheticConversationWr
         tidy = char.ToUpperInvariant(tidy[0]) + tidy[1..];
         return tidy.EndsWith('.') || tidy.EndsWith('!') || tidy.EndsWith('?') ? tidy : tidy + ".";
     }
+
+    /// <summary>"Swelling of ..." to "swelling of ...", leaving acronyms ("MRI") alone.</summary>
+    static string LowerFirstWord(string text) =>
+        text.Length > 1 && char.IsUpper(text[0]) && char.IsLower(text[1]) ? char.ToLowerInvariant(text[0]) + text[1..] : text;
 
     /// <summary>PubMed's tokenised mention text ("cells ( Figure 2 ) .") back to prose, without the figure
     /// reference.</summary>
