@@ -10,9 +10,6 @@ namespace LlavaMed.Llm;
 public sealed class FileResponseCache : IDistributedCache
 {
     readonly string folder;
-    int hits;
-    int misses;
-    int writes;
 
     public FileResponseCache(string folder)
     {
@@ -21,14 +18,6 @@ public sealed class FileResponseCache : IDistributedCache
     }
 
     public string Folder => folder;
-
-    /// <summary>Lookups answered from disk since this instance was created.</summary>
-    public int Hits => hits;
-
-    /// <summary>Lookups that found nothing (each is followed by a real request).</summary>
-    public int Misses => misses;
-
-    public int Writes => writes;
 
     /// <summary>Keys are the caching client's hashes (hex); anything else is hashed again so it is a safe file
     /// name. Two-character subfolders keep directories small for 60K-entry runs.</summary>
@@ -43,13 +32,7 @@ public sealed class FileResponseCache : IDistributedCache
     public byte[]? Get(string key)
     {
         var path = PathOf(key);
-        if (!File.Exists(path))
-        {
-            Interlocked.Increment(ref misses);
-            return null;
-        }
-        Interlocked.Increment(ref hits);
-        return File.ReadAllBytes(path);
+        return File.Exists(path) ? File.ReadAllBytes(path) : null;
     }
 
     public Task<byte[]?> GetAsync(string key, CancellationToken token = default) => Task.FromResult(Get(key));
@@ -59,7 +42,6 @@ public sealed class FileResponseCache : IDistributedCache
         var path = PathOf(key);
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         AtomicFile.Write(path, stream => stream.Write(value));
-        Interlocked.Increment(ref writes);
     }
 
     public Task SetAsync(string key, byte[] value, DistributedCacheEntryOptions options, CancellationToken token = default)

@@ -1,5 +1,3 @@
-using System.Reflection;
-
 namespace LlavaMed.Data.SelfInstruct;
 
 /// <summary>The default prompt and rule files of <c>data/prompts/</c>, embedded in the library so the CLI and
@@ -23,6 +21,4 @@ public static class PromptResources
 
     /// <summary>The name a loaded prompt reports in summaries: the user's file or "default:NAME".</summary>
     public static string Source(string name, string? userPath) => userPath is null ? $"default:{name}" : Path.GetFullPath(userPath);
-
-    internal static Assembly Assembly => typeof(PromptResources).Assembly;
 }
