@@ -11,6 +11,7 @@ public static class DataCommand
     {
         CreateSynth(),
         DataConvertCommand.Create(),
+        SelfInstructCommand.Create(),
     };
 
     /// <summary><c>llava-med data synth</c>: writes the built-in synthetic corpus and prints what it wrote.</summary>

@@ -13,6 +13,7 @@ public static class EvalCommand
     public static Command Create() => new("eval", "Score model outputs")
     {
         Vqa(),
+        EvalChatCommand.Create(),
     };
 
     static Command Vqa()
