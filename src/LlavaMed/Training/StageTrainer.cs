@@ -76,6 +76,7 @@ public sealed class StageTrainer
         var clock = Stopwatch.StartNew();
         int samplesSeen = 0;
         using var log = new StreamWriter(Path.Combine(stage.OutputDir, LogFile), append: true);
+        var tensorBoard = stage.TensorBoard ? utils.tensorboard.SummaryWriter(Path.Combine(stage.OutputDir, "tensorboard")) : null;
         for (int epoch = state.Epoch; epoch < stage.Epochs; epoch++)
         {
             int startBatch = epoch == state.Epoch ? state.BatchInEpoch : 0;
@@ -105,6 +106,8 @@ public sealed class StageTrainer
                 var progress = Progress(stage, state, totalSteps, loss, lr, samplesSeen / Math.Max(elapsed.TotalSeconds, 1e-9), elapsed, remaining);
                 log.WriteLine(JsonSerializer.Serialize(new { step = progress.Step, epoch = progress.Epoch, loss, lr, elapsed_seconds = elapsed.TotalSeconds }));
                 log.Flush();
+                tensorBoard?.add_scalar($"{stage.Name}/loss", (float)loss, state.Step);
+                tensorBoard?.add_scalar($"{stage.Name}/learning_rate", (float)lr, state.Step);
                 if (stage.SaveEverySteps > 0 && state.Step % stage.SaveEverySteps == 0 && state.Step < totalSteps)
                 {
                     SaveCheckpoint(stage, pipeline, optimizer, lora, state);

@@ -50,6 +50,8 @@ public sealed record TrainingStage
     public int SaveEverySteps { get; init; }
     public int KeepLastCheckpoints { get; init; } = 2;
     public LoraOptions? Lora { get; init; }
+    /// <summary>Also write loss and learning rate as TensorBoard event files under <c>OutputDir/tensorboard</c>.</summary>
+    public bool TensorBoard { get; init; } = true;
 
     public int GlobalBatchSize => BatchSize * GradientAccumulation;
 

@@ -156,6 +156,33 @@ public sealed class TrainerTests : IDisposable
     }
 
     [Fact]
+    public void NonFiniteLossStopsWithAClearMessageAndKeepsTheLastGoodCheckpoint()
+    {
+        using var scope = NewDisposeScope();
+        var stage = Stage("diverging") with { LearningRate = 1e30, WarmupRatio = 0, SaveEverySteps = 1, MaxGradNorm = 0, Epochs = 3 };
+        var seen = new List<TrainingProgress>();
+        var error = Assert.Throws<NonFiniteLossException>(() => { foreach (var p in new StageTrainer().Run(stage)) seen.Add(p); });
+        Assert.Contains("loss is", error.Message);
+        Assert.Contains("last good checkpoint", error.Message);
+        Assert.NotNull(StageTrainer.LatestCheckpoint(stage.OutputDir));
+        Assert.False(File.Exists(Path.Combine(stage.OutputDir, "model.safetensors")));
+    }
+
+    [Fact]
+    public void TrainingWritesTensorBoardEvents()
+    {
+        using var scope = NewDisposeScope();
+        var stage = Stage("tensorboard") with { Epochs = 1, SaveEverySteps = 0 };
+        foreach (var _ in new StageTrainer().Run(stage)) { }
+        var events = Directory.GetFiles(Path.Combine(stage.OutputDir, "tensorboard"), "*tfevents*");
+        Assert.Single(events);
+        // Each TFRecord: 8-byte length, 4-byte CRC, payload, 4-byte CRC; the first event is the file version.
+        var bytes = File.ReadAllBytes(events[0]);
+        Assert.Contains("brain.Event:2", System.Text.Encoding.ASCII.GetString(bytes));
+        Assert.Contains("instruction/loss", System.Text.Encoding.ASCII.GetString(bytes));
+    }
+
+    [Fact]
     public void CosineScheduleWarmsUpLinearlyThenDecaysToZero()
     {
         Assert.Equal(3, LearningRateSchedule.WarmupSteps(100, 0.03));
