@@ -11,20 +11,11 @@ public sealed class CliTests : IDisposable
 
     public void Dispose() => Directory.Delete(temporary, recursive: true);
 
-    static (int ExitCode, string Output, string Error) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        var exitCode = CliApp.Build().Parse(args).Invoke(new InvocationConfiguration { Output = output, Error = error });
-        TestContext.Current.TestOutputHelper?.WriteLine($"llava-med {string.Join(' ', args)} -> {exitCode}\n{output}{error}");
-        return (exitCode, output.ToString(), error.ToString());
-    }
-
     [Fact]
     public void AskStreamsAnAnswerFromTheFixtureCheckpoint()
     {
         var image = Path.Combine(SharedFixtures.ImagePreprocess, "img_300x200.png");
-        var (code, output, error) = Run("ask", "--model", SharedFixtures.V15Tiny, "--tokenizer", SharedFixtures.Tokenizer,
+        var (code, output, error) = CliRunner.Run("ask", "--model", SharedFixtures.V15Tiny, "--tokenizer", SharedFixtures.Tokenizer,
                                         "--image", image, "--question", "Is there a nodule?", "--max-new-tokens", "8", "--show-prompt");
         Assert.Equal(0, code);
         Assert.StartsWith("answer: ", output);
@@ -34,7 +25,7 @@ public sealed class CliTests : IDisposable
     [Fact]
     public void ErrorsAreOneClearLineWithoutAStackTrace()
     {
-        var (code, _, error) = Run("ask", "--model", Path.Combine(temporary, "missing"), "--image", "x.png");
+        var (code, _, error) = CliRunner.Run("ask", "--model", Path.Combine(temporary, "missing"), "--image", "x.png");
         Assert.Equal(1, code);
         Assert.StartsWith("error: ", error);
         Assert.Single(error.Trim().Split('\n'));
@@ -55,7 +46,7 @@ public sealed class CliTests : IDisposable
         {
             ["input_ids"] = expected["input_ids"], ["pixel_values"] = expected["pixel_values"],
         });
-        var (code, _, _) = Run("inspect", "forward", "--model", folder, "--inputs", inputs, "--output", output, "--greedy", "10");
+        var (code, _, _) = CliRunner.Run("inspect", "forward", "--model", folder, "--inputs", inputs, "--output", output, "--greedy", "10");
         Assert.Equal(0, code);
         using var written = SafetensorsFile.Open(output);
         foreach (var name in new[] { "vision_selected_features", "projected_image_features", "inputs_embeds", "logits" })

@@ -96,15 +96,6 @@ public sealed class VqaEvaluationTests : IDisposable
         Assert.Throws<DataFormatException>(() => VqaEvaluation.ReadOpenCandidates(path));
     }
 
-    (int ExitCode, string Output, string Error) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        var exitCode = CliApp.Build().Parse(args).Invoke(new InvocationConfiguration { Output = output, Error = error });
-        TestContext.Current.TestOutputHelper?.WriteLine($"llava-med {string.Join(' ', args)} -> {exitCode}\n{output}{error}");
-        return (exitCode, output.ToString(), error.ToString());
-    }
-
     string WriteFiles(IEnumerable<AnswerRecord> answers, string answersText = "")
     {
         File.WriteAllText(Path.Combine(temporary, "test.json"),
@@ -119,7 +110,7 @@ public sealed class VqaEvaluationTests : IDisposable
     {
         var answers = WriteFiles(Predictions);
         var result = Path.Combine(temporary, "result.json");
-        var (code, output, _) = Run("eval", "vqa", "--predictions", answers, "--ground-truth", Path.Combine(temporary, "test.json"),
+        var (code, output, _) = CliRunner.Run("eval", "vqa", "--predictions", answers, "--ground-truth", Path.Combine(temporary, "test.json"),
                                     "--output", result);
         Assert.Equal(0, code);
         Assert.Contains("recall (the paper's open metric)", output);
@@ -133,17 +124,17 @@ public sealed class VqaEvaluationTests : IDisposable
     {
         var test = Path.Combine(temporary, "test.json");
         var answers = WriteFiles([Predictions[0], Predictions[2], Predictions[1], Predictions[3]]);
-        var (code, _, error) = Run("eval", "vqa", "--predictions", answers, "--ground-truth", test);
+        var (code, _, error) = CliRunner.Run("eval", "vqa", "--predictions", answers, "--ground-truth", test);
         Assert.Equal(1, code);
         Assert.StartsWith($"error: {answers}:line 2: question_id '3' does not match id '2'", error);
 
         WriteFiles([], answersText: Predictions[0].ToJson().ToJsonString() + "\n\n{\"question_id\": \"2\", \"text\": \n");
-        (code, _, error) = Run("eval", "vqa", "--predictions", answers, "--ground-truth", test);
+        (code, _, error) = CliRunner.Run("eval", "vqa", "--predictions", answers, "--ground-truth", test);
         Assert.Equal(1, code);
         Assert.StartsWith($"error: {answers}:line 3: invalid JSON", error);
 
         WriteFiles([]);
-        (code, _, error) = Run("eval", "vqa", "--predictions", answers, "--ground-truth", test);
+        (code, _, error) = CliRunner.Run("eval", "vqa", "--predictions", answers, "--ground-truth", test);
         Assert.Equal(1, code);
         Assert.Contains("no answers", error);
     }

@@ -12,17 +12,8 @@ public sealed class PredictAndChatCommandTests : IDisposable
 
     public void Dispose() => Directory.Delete(temporary, recursive: true);
 
-    static (int ExitCode, string Output, string Error) Run(RootCommand root, params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        var exitCode = root.Parse(args).Invoke(new InvocationConfiguration { Output = output, Error = error });
-        TestContext.Current.TestOutputHelper?.WriteLine($"llava-med {string.Join(' ', args)} -> {exitCode}\n{output}\n{error}");
-        return (exitCode, output.ToString(), error.ToString());
-    }
-
     static (int ExitCode, string Output, string Error) Chat(string input, params string[] extra) =>
-        Run(new RootCommand { ChatCommand.Create(new StringReader(input)) },
+        CliRunner.Run(new RootCommand { ChatCommand.Create(new StringReader(input)) },
             ["chat", "--model", SharedFixtures.V15Tiny, "--tokenizer", SharedFixtures.Tokenizer,
              "--image", Path.Combine(SharedFixtures.ImagePreprocess, "img_300x200.png"), "--max-new-tokens", "8", .. extra]);
 
@@ -34,7 +25,7 @@ public sealed class PredictAndChatCommandTests : IDisposable
         string[] args = ["predict", "--model", SharedFixtures.V15Tiny, "--tokenizer", SharedFixtures.Tokenizer,
                          "--questions", questions, "--image-root", VqaRadQuestions.ImageRoot, "--out", answers,
                          "--batch-size", "3", "--max-new-tokens", "8"];
-        var (code, output, error) = Run(CliApp.Build(), args);
+        var (code, output, error) = CliRunner.Run(CliApp.Build(), args);
 
         Assert.Equal(0, code);
         Assert.Contains("4 questions: 0 already answered, 4 to answer", error);
@@ -46,7 +37,7 @@ public sealed class PredictAndChatCommandTests : IDisposable
         Assert.Equal(LlavaSample.ReadJsonArray(questions).Select(q => q.Id), records.Select(r => r.QuestionId));
         Assert.All(records, r => Assert.Equal("llava-med-v1.5-tiny", r.ModelId));
 
-        var (again, againOutput, _) = Run(CliApp.Build(), args);
+        var (again, againOutput, _) = CliRunner.Run(CliApp.Build(), args);
         Assert.Equal(0, again);
         Assert.Contains("nothing to do", againOutput);
         Assert.Equal(4, AnswerRecord.ReadJsonl(answers).Count);
@@ -57,7 +48,7 @@ public sealed class PredictAndChatCommandTests : IDisposable
     {
         var questions = VqaRadQuestions.Write(temporary, 3, record => { record["image"] = "absent.jpg"; return record; });
         var answers = Path.Combine(temporary, "answers.jsonl");
-        var (code, _, error) = Run(CliApp.Build(), "predict", "--model", Path.Combine(temporary, "no-model"),
+        var (code, _, error) = CliRunner.Run(CliApp.Build(), "predict", "--model", Path.Combine(temporary, "no-model"),
                                    "--questions", questions, "--image-root", VqaRadQuestions.ImageRoot, "--out", answers);
         Assert.Equal(1, code);
         Assert.StartsWith("error: 3 of 3 images not found", error);
@@ -68,7 +59,7 @@ public sealed class PredictAndChatCommandTests : IDisposable
     [Fact]
     public void PredictHelpStatesTheLlavaMedV15Defaults()
     {
-        var (_, output, _) = Run(CliApp.Build(), "predict", "--help");
+        var (_, output, _) = CliRunner.Run(CliApp.Build(), "predict", "--help");
         Assert.Contains("mistral_instruct", output);
         Assert.Contains("not model_vqa.py's vicuna_v1", output);
         Assert.Contains("0 = greedy", output);

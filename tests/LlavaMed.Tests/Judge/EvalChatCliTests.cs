@@ -11,15 +11,6 @@ public sealed class EvalChatCliTests : IDisposable
 
     public void Dispose() => Directory.Delete(temporary, recursive: true);
 
-    internal static (int ExitCode, string Output, string Error) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        var exitCode = CliApp.Build().Parse(args).Invoke(new InvocationConfiguration { Output = output, Error = error });
-        TestContext.Current.TestOutputHelper?.WriteLine($"llava-med {string.Join(' ', args)} -> {exitCode}\n{output}{error}");
-        return (exitCode, output.ToString(), error.ToString());
-    }
-
     [Fact]
     public void EvalChatScoresThroughAnOpenAIProtocolServerAndWritesTheTable()
     {
@@ -52,7 +43,7 @@ public sealed class EvalChatCliTests : IDisposable
         string[] args = ["eval", "chat", "--questions", questions, "--answers", answers, "--judge-provider", "openai",
                          "--judge-model", "gpt-4-judge", "--judge-endpoint", server.OpenAIBase.ToString(),
                          "--cache", Path.Combine(temporary, "cache"), "--output", result];
-        var (code, output, _) = Run(args);
+        var (code, output, _) = CliRunner.Run(args);
         Assert.Equal(0, code);
         Assert.Equal(4, server.RequestCount);
         Assert.Contains("overall", output);
@@ -64,7 +55,7 @@ public sealed class EvalChatCliTests : IDisposable
         Assert.Equal(62.5, (double)summary["overall"]!["pred_relative_score"]!, 9);
         Assert.Equal(4, JsonNode.Parse(File.ReadAllText(result))!["reviews"]!.AsArray().Count);
 
-        var (again, rerunOutput, _) = Run(args);
+        var (again, rerunOutput, _) = CliRunner.Run(args);
         Assert.Equal(0, again);
         Assert.Equal(4, server.RequestCount);
         Assert.Contains("requests sent 0", rerunOutput);
@@ -77,7 +68,7 @@ public sealed class EvalChatCliTests : IDisposable
         File.WriteAllText(questions, JudgeTests.QuestionLine + "\n");
         var answers = Path.Combine(temporary, "answers.jsonl");
         File.WriteAllText(answers, """{"question_id": 7, "text": "x"}""" + "\n");
-        var (code, _, error) = Run("eval", "chat", "--questions", questions, "--answers", answers, "--judge-provider", "synthetic");
+        var (code, _, error) = CliRunner.Run("eval", "chat", "--questions", questions, "--answers", answers, "--judge-provider", "synthetic");
         Assert.Equal(1, code);
         Assert.StartsWith("error: ", error);
         Assert.Contains("no answer: 0", error);

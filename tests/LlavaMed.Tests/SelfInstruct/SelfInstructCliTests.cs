@@ -34,7 +34,7 @@ public sealed class SelfInstructCliTests : IDisposable
         var output = Path.Combine(temporary, "llava_med_instruct_10.json");
         string[] args = ["data", "self-instruct", "--captions", captions, "--out", output, "--inline-mentions",
                          "--subset", "10", "--seed", "5", "--cache", Path.Combine(temporary, "cache"), "--report", Path.Combine(temporary, "report.jsonl")];
-        var (code, stdout, stderr) = EvalChatCliTests.Run(args);
+        var (code, stdout, stderr) = CliRunner.Run(args);
         Assert.Equal(0, code);
         Assert.Contains("kept 10, dropped 0, failed 0", stdout);
         Assert.Contains("requests sent 10", stdout);
@@ -46,7 +46,7 @@ public sealed class SelfInstructCliTests : IDisposable
         Assert.Equal(10, File.ReadAllLines(Path.Combine(temporary, "report.jsonl")).Length);
 
         var first = File.ReadAllText(output);
-        var (again, rerun, _) = EvalChatCliTests.Run(args);
+        var (again, rerun, _) = CliRunner.Run(args);
         Assert.Equal(0, again);
         Assert.Contains("requests sent 0", rerun);
         Assert.Equal(first, File.ReadAllText(output));
@@ -56,7 +56,7 @@ public sealed class SelfInstructCliTests : IDisposable
     public void CaptionOnlyVariantLeavesTheMentionsOut()
     {
         var output = Path.Combine(temporary, "llava_med_instruct_60k.json");
-        var (code, _, _) = EvalChatCliTests.Run("data", "self-instruct", "--captions", Captions(3), "--out", output, "--no-cache");
+        var (code, _, _) = CliRunner.Run("data", "self-instruct", "--captions", Captions(3), "--out", output, "--no-cache");
         Assert.Equal(0, code);
         Assert.All(LlavaSample.ReadJsonArray(output), s => Assert.DoesNotContain(s.Conversations, t => t.Value.Contains("chest wall")));
     }
@@ -67,11 +67,11 @@ public sealed class SelfInstructCliTests : IDisposable
         var captions = Path.Combine(temporary, "bad.jsonl");
         File.WriteAllText(captions, "{\"pair_id\": \"a\", \"fig_label\": \"Figure 1\", \"fig_caption\": \"Axial CT of the abdomen showing a liver lesion.\"}\n{\"pair_id\": \"b\"}\n");
         var output = Path.Combine(temporary, "out.json");
-        var (code, _, error) = EvalChatCliTests.Run("data", "self-instruct", "--captions", captions, "--out", output, "--no-cache");
+        var (code, _, error) = CliRunner.Run("data", "self-instruct", "--captions", captions, "--out", output, "--no-cache");
         Assert.Equal(1, code);
         Assert.StartsWith("error: ", error);
         Assert.Contains("line 2", error);
-        (code, _, error) = EvalChatCliTests.Run("data", "self-instruct", "--captions", captions, "--out", output, "--no-cache", "--on-bad-record", "skip");
+        (code, _, error) = CliRunner.Run("data", "self-instruct", "--captions", captions, "--out", output, "--no-cache", "--on-bad-record", "skip");
         Assert.Equal(0, code);
         Assert.Contains("skipped", error);
         Assert.Single(LlavaSample.ReadJsonArray(output));

@@ -32,25 +32,7 @@ public sealed record ChatQuestion(string QuestionId, string Image, string Text, 
 
     public static IReadOnlyList<ChatQuestion> ReadJsonl(string path)
     {
-        var questions = new List<ChatQuestion>();
-        int lineNumber = 0;
-        foreach (var line in File.ReadLines(path))
-        {
-            lineNumber++;
-            if (string.IsNullOrWhiteSpace(line)) continue;
-            var location = $"line {lineNumber}";
-            JsonNode? node;
-            try
-            {
-                node = JsonNode.Parse(line);
-            }
-            catch (JsonException e)
-            {
-                throw new DataFormatException(path, location, $"invalid JSON ({e.Message})");
-            }
-            questions.Add(FromJson(node, path, location));
-        }
-        if (questions.Count == 0) throw new DataFormatException(path, "line 1", "no questions in the file");
+        var questions = JsonFields.ReadStrictLines(path, "questions").Select(r => FromJson(r.Node, path, $"line {r.Line}")).ToList();
         var duplicate = questions.GroupBy(q => q.QuestionId).FirstOrDefault(g => g.Count() > 1);
         if (duplicate is not null) throw new DataFormatException(path, "question_id", $"question_id {duplicate.Key} appears {duplicate.Count()} times");
         return questions;
@@ -59,17 +41,7 @@ public sealed record ChatQuestion(string QuestionId, string Image, string Text, 
     public static ChatQuestion FromJson(JsonNode? node, string path, string location)
     {
         if (node is not JsonObject json) throw new DataFormatException(path, location, "record is not a JSON object");
-        string Field(string key, bool required = true)
-        {
-            var value = json[key];
-            if (value is null) return required ? throw new DataFormatException(path, location, $"missing '{key}'") : "";
-            return value.GetValueKind() switch
-            {
-                JsonValueKind.String => value.GetValue<string>(),
-                JsonValueKind.Number => value.ToJsonString(),
-                _ => throw new DataFormatException(path, location, $"'{key}' is not a string or number"),
-            };
-        }
+        string Field(string key, bool required = true) => JsonFields.Text(json, key, path, location, required);
         if (json["domain"] is { } domain && domain is not JsonObject)
             throw new DataFormatException(path, location, "'domain' is not an object of flags");
         return new ChatQuestion(Field("question_id"), Field("image", required: false), Field("text"),

@@ -10,15 +10,6 @@ namespace LlavaMed.Tests.Data.Formats;
 /// folder, hub Parquet files, through the library and the <c>llava-med data convert</c> command.</summary>
 public sealed class ConversionTests : TemporaryFolder
 {
-    static (int ExitCode, string Output, string Error) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        var exitCode = CliApp.Build().Parse(args).Invoke(new InvocationConfiguration { Output = output, Error = error });
-        TestContext.Current.TestOutputHelper?.WriteLine($"llava-med {string.Join(' ', args)} -> {exitCode}\n{output}{error}");
-        return (exitCode, output.ToString(), error.ToString());
-    }
-
     static LlavaSample Sample(string id, string? image) =>
         new(id, image, [new ConversationTurn(ConversationTurn.HumanSpeaker, "<image>\nQ"), new ConversationTurn(ConversationTurn.GptSpeaker, "A")]);
 
@@ -63,7 +54,7 @@ public sealed class ConversionTests : TemporaryFolder
     {
         var input = SharedFixtures.Require("datasets", "vqa-rad");
         var output = Path.Combine(Folder, "vqa-rad");
-        var (code, stdout, stderr) = Run("data", "convert", "--from", "vqa-rad", "--input", input, "--out", output, "--closed-options");
+        var (code, stdout, stderr) = CliRunner.Run("data", "convert", "--from", "vqa-rad", "--input", input, "--out", output, "--closed-options");
         Assert.Equal(0, code);
         Assert.Equal("", stderr);
         Assert.Contains("test.json: 451 records: CLOSED 272 (yes/no 251), OPEN 179", stdout);
@@ -116,11 +107,11 @@ public sealed class ConversionTests : TemporaryFolder
     {
         var input = WriteSlakeFolder(withAllImages: false);
         var output = Path.Combine(Folder, "out");
-        var (code, _, error) = Run("data", "convert", "--from", "slake", "--input", input, "--out", output);
+        var (code, _, error) = CliRunner.Run("data", "convert", "--from", "slake", "--input", input, "--out", output);
         Assert.Equal(1, code);
         Assert.Contains("xmlab1/source.jpg", error);
 
-        (code, var stdout, error) = Run("data", "convert", "--from", "slake", "--input", input, "--out", output, "--skip-bad");
+        (code, var stdout, error) = CliRunner.Run("data", "convert", "--from", "slake", "--input", input, "--out", output, "--skip-bad");
         Assert.Equal(0, code);
         Assert.Contains("skipped 3: image 'xmlab1/source.jpg' not found", error);
         Assert.Contains("train.json: 1 records", stdout);
@@ -134,7 +125,7 @@ public sealed class ConversionTests : TemporaryFolder
         VqaSourceTests.WriteHubFile(Path.Combine(input, "data", "train-00001-of-00002.parquet"), VqaSourceTests.SampleRows.Take(1).ToList());
         VqaSourceTests.WriteHubFile(Path.Combine(input, "data", "test-00000-of-00001.parquet"), VqaSourceTests.SampleRows.Skip(1).ToList());
         var output = Path.Combine(Folder, "out");
-        var (code, stdout, _) = Run("data", "convert", "--from", "parquet", "--input", input, "--out", output, "--closed-options");
+        var (code, stdout, _) = CliRunner.Run("data", "convert", "--from", "parquet", "--input", input, "--out", output, "--closed-options");
         Assert.Equal(0, code);
         Assert.Contains("train.json: 4 records: CLOSED 3 (yes/no 3), OPEN 1", stdout);
         Assert.Contains("test.json: 2 records: CLOSED 1 (yes/no 1), OPEN 1", stdout);
@@ -161,12 +152,12 @@ public sealed class ConversionTests : TemporaryFolder
     [Fact]
     public void UnknownSourceAndMissingInputAreOneLineErrors()
     {
-        var (code, _, _) = Run("data", "convert", "--from", "vqa-med", "--input", Folder, "--out", Folder);
+        var (code, _, _) = CliRunner.Run("data", "convert", "--from", "vqa-med", "--input", Folder, "--out", Folder);
         Assert.NotEqual(0, code);
-        (code, _, var error) = Run("data", "convert", "--from", "vqa-rad", "--input", Path.Combine(Folder, "none"), "--out", Folder);
+        (code, _, var error) = CliRunner.Run("data", "convert", "--from", "vqa-rad", "--input", Path.Combine(Folder, "none"), "--out", Folder);
         Assert.Equal(1, code);
         Assert.StartsWith("error: input folder not found", error);
-        (code, _, error) = Run("data", "convert", "--from", "vqa-rad", "--input", Folder, "--out", Path.Combine(Folder, "o"));
+        (code, _, error) = CliRunner.Run("data", "convert", "--from", "vqa-rad", "--input", Folder, "--out", Path.Combine(Folder, "o"));
         Assert.Equal(1, code);
         Assert.StartsWith("error: no VqaRad split files", error);
     }
