@@ -11,13 +11,13 @@ internal static class StaticChartRenderer
     public static byte[] Png(ChartSpec spec, int width, int height)
     {
         CheckSize(width, height);
-        return Build(spec).GetImageBytes(width, height, ImageFormat.Png);
+        return Build(spec, width).GetImageBytes(width, height, ImageFormat.Png);
     }
 
     public static string Svg(ChartSpec spec, int width, int height)
     {
         CheckSize(width, height);
-        return Build(spec).GetSvgXml(width, height);
+        return Build(spec, width).GetSvgXml(width, height);
     }
 
     static void CheckSize(int width, int height)
@@ -26,16 +26,16 @@ internal static class StaticChartRenderer
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(height);
     }
 
-    static Plot Build(ChartSpec spec)
+    static Plot Build(ChartSpec spec, int width)
     {
         var plot = new Plot();
         switch (spec.Kind)
         {
             case ChartSpec.BarKind:
-                AddBars(plot, Require(spec.Labels, "Labels"), [new BarSeriesSpec("", Require(spec.Values, "Values"))]);
+                AddBars(plot, Require(spec.Labels, "Labels"), [new BarSeriesSpec("", Require(spec.Values, "Values"))], width);
                 break;
             case ChartSpec.GroupedBarKind:
-                AddBars(plot, Require(spec.Labels, "Labels"), Require(spec.Bars, "Bars"));
+                AddBars(plot, Require(spec.Labels, "Labels"), Require(spec.Bars, "Bars"), width);
                 break;
             case ChartSpec.LinesKind:
                 var series = Require(spec.Series, "Series");
@@ -59,10 +59,10 @@ internal static class StaticChartRenderer
     }
 
     /// <summary>Per category (at x = 0, 1, ...) one bar of each series, side by side within the category's slot.</summary>
-    static void AddBars(Plot plot, string[] categories, BarSeriesSpec[] series)
+    static void AddBars(Plot plot, string[] categories, BarSeriesSpec[] series, int width)
     {
         const double slot = 0.8;
-        double width = slot / series.Length;
+        double barWidth = slot / series.Length;
         var bars = new List<Bar>();
         for (int s = 0; s < series.Length; s++)
         {
@@ -70,18 +70,28 @@ internal static class StaticChartRenderer
             for (int c = 0; c < categories.Length; c++)
                 bars.Add(new Bar
                 {
-                    Position = c - slot / 2 + width * (s + 0.5), Value = series[s].Values[c], Size = width,
+                    Position = c - slot / 2 + barWidth * (s + 0.5), Value = series[s].Values[c], Size = barWidth,
                     FillColor = color, LineWidth = 0,
                 });
         }
         plot.Add.Bars(bars);
         plot.Axes.Bottom.SetTicks(Enumerable.Range(0, categories.Length).Select(i => (double)i).ToArray(), categories);
+        // Labels that would overlap (about 7 px a character at the default size) are slanted, as Plotly does.
+        var slotPixels = 0.8 * width / Math.Max(1, categories.Length);
+        if (categories.Any(c => c.Length * 7 > slotPixels))
+        {
+            plot.Axes.Bottom.TickLabelStyle.Rotation = -30;
+            plot.Axes.Bottom.TickLabelStyle.Alignment = Alignment.MiddleRight;
+            // Room for the slanted labels (sin 30 = 0.5) above the axis title.
+            plot.Axes.Bottom.MinimumSize = (float)(categories.Max(c => c.Length) * 7 * 0.5 + 40);
+        }
         plot.Axes.Margins(bottom: 0);
         if (series.Length > 1)
         {
             for (int s = 0; s < series.Length; s++)
                 plot.Legend.ManualItems.Add(new LegendItem { LabelText = series[s].Name, FillColor = Palette(s) });
-            plot.ShowLegend(Alignment.UpperRight);
+            // Beside the plot, where it hides no bar.
+            plot.ShowLegend(Edge.Right);
         }
     }
 
