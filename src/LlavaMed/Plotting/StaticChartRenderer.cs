@@ -5,7 +5,8 @@ namespace LlavaMed.Plotting;
 
 /// <summary>Draws a <see cref="ChartSpec"/> with ScottPlot (SkiaSharp, no browser) for static PNG and SVG files: the
 /// second renderer of the one chart description that Plotly draws interactively. Layout follows the Plotly chart:
-/// categories left to right, heatmap row 0 at the bottom, a legend when there are several series.</summary>
+/// categories left to right, heatmap row 0 at the bottom, a legend when there are several series. All text is set in
+/// the embedded <see cref="EmbeddedFont"/>.</summary>
 internal static class StaticChartRenderer
 {
     public static byte[] Png(ChartSpec spec, int width, int height)
@@ -28,6 +29,7 @@ internal static class StaticChartRenderer
 
     static Plot Build(ChartSpec spec, int width)
     {
+        EmbeddedFont.Register();
         var plot = new Plot();
         switch (spec.Kind)
         {
@@ -55,6 +57,10 @@ internal static class StaticChartRenderer
         if (spec.Title is not null) plot.Title(spec.Title);
         if (spec.XTitle is not null) plot.XLabel(spec.XTitle);
         if (spec.YTitle is not null) plot.YLabel(spec.YTitle);
+        // Every label, tick, legend entry and cell text added above.
+        plot.Font.Set(EmbeddedFont.FamilyName);
+        plot.Legend.FontName = EmbeddedFont.FamilyName;
+        plot.Legend.SetBestFontOnEachRender = false;
         return plot;
     }
 

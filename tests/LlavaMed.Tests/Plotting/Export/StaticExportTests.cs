@@ -79,6 +79,24 @@ public sealed class StaticExportTests : IDisposable
     }
 
     [Fact]
+    public void TextIsSetInTheEmbeddedFontSoItIsDrawnWithoutInstalledFonts()
+    {
+        using var typeface = new EmbeddedFont().CreateTypeface(EmbeddedFont.FamilyName, bold: true, italic: false);
+        Assert.NotNull(typeface);
+        Assert.Equal("DejaVu Sans", typeface.FamilyName);
+        Assert.True(typeface.GlyphCount > 1000);
+        Assert.Null(new EmbeddedFont().CreateTypeface("Some Other Font", bold: false, italic: false));
+
+        // The same heatmap with and without its cell values differs only by the text: it is drawn.
+        var spec = new ChartSpec { Kind = ChartSpec.HeatmapKind, Z = [[1.0, 2.0], [3.0, 4.0]] };
+        using var withText = SKBitmap.Decode(StaticChartRenderer.Png(spec with { ShowValues = true }, 300, 200));
+        using var withoutText = SKBitmap.Decode(StaticChartRenderer.Png(spec, 300, 200));
+        var differing = Enumerable.Range(0, 200).Sum(y => Enumerable.Range(0, 300).Count(x => withText.GetPixel(x, y) != withoutText.GetPixel(x, y)));
+        Assert.True(differing > 100, $"{differing} pixels differ");
+        Assert.Contains("DejaVu Sans", Charts.Bar(["a"], new[] { 1.0 }, "A title").ToSvg());
+    }
+
+    [Fact]
     public void ExportRejectsEmptySizes()
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => Make("bar").ToPng(0, 100));
