@@ -17,6 +17,13 @@ public static class ChartRenderer
         var spec = JsonSerializer.Deserialize(chartSpecJson, ChartSpecJson.Default.ChartSpec)
                    ?? throw new ArgumentException("empty chart description", nameof(chartSpecJson));
         var chart = Build(spec);
+        // Plotly draws heatmap cell values only with a text template (Plotly.NET has no argument for it).
+        if (spec.ShowValues)
+            chart = GenericChart.mapTrace(FuncConvert.FromFunc((Trace trace) =>
+            {
+                trace.SetProperty("texttemplate", "%{z}");
+                return trace;
+            }), chart);
         // Plotly.NET's F# functions take FSharpOption arguments, for which null means "not given".
         if (spec.Title is not null) chart = Plotly.NET.Chart.withTitle(spec.Title, null).Invoke(chart);
         if (spec.XTitle is not null) chart = chart.WithXAxisStyle<double, double, string>(Title: AxisTitle(spec.XTitle));
@@ -38,6 +45,9 @@ public static class ChartRenderer
     {
         ChartSpec.BarKind => Chart.Column<double, string, string>(
             values: Require(spec.Values, "Values"), Keys: Require(spec.Labels, "Labels")),
+        ChartSpec.GroupedBarKind => Chart.Combine(Require(spec.Bars, "Bars").Select(series =>
+            Chart.Column<double, string, string>(values: series.Values, Keys: Require(spec.Labels, "Labels"),
+                                                 Name: series.Name, ShowLegend: true))),
         ChartSpec.LinesKind => Chart.Combine(Require(spec.Series, "Series").Select(series =>
             Chart.Line<double, double, string>(x: series.X, y: series.Y, Name: series.Name, ShowLegend: true))),
         ChartSpec.HeatmapKind => spec is { XLabels: not null, YLabels: not null }

@@ -4,20 +4,27 @@ using LlavaMed.Notebooks;
 namespace LlavaMed.Plotting;
 
 /// <summary>A rendered Plotly chart (see <see cref="Charts"/>). Notebooks display it as HTML; every fragment and
-/// page embeds plotly.js itself, so charts work offline.</summary>
+/// page embeds plotly.js itself, so charts work offline. The same chart description also renders to static PNG and
+/// SVG files for papers (<see cref="SavePng"/>, <see cref="SaveSvg"/>) through ScottPlot, without a browser.</summary>
 [TypeFormatterSource(typeof(HtmlFormatterSource), PreferredMimeTypes = [HtmlFormatterSource.HtmlMimeType])]
 public sealed class Chart : IHtmlView
 {
     private readonly Lazy<string> html;
 
-    internal Chart(string? title, string figureHtml)
+    /// <summary>The size Plotly draws at, and the default size of static exports, in pixels.</summary>
+    public const int DefaultWidth = 720, DefaultHeight = 440;
+
+    internal Chart(ChartSpec spec, string figureHtml)
     {
-        Title = title;
+        Spec = spec;
+        Title = spec.Title;
         FigureHtml = figureHtml;
         html = new Lazy<string>(() => $"<div class=\"llavamed-chart\">{PlotlyScriptElement()}{FigureHtml}</div>");
     }
 
     public string? Title { get; }
+
+    internal ChartSpec Spec { get; }
 
     /// <summary>A stand-alone fragment: plotly.js (about 3.6 MB, evaluated only if the page has no Plotly yet)
     /// followed by the chart.</summary>
@@ -28,6 +35,20 @@ public sealed class Chart : IHtmlView
 
     /// <summary>Writes a complete HTML page holding this chart.</summary>
     public void SaveHtml(string path) => Charts.SavePage(path, Title ?? "Chart", [this]);
+
+    /// <summary>The chart as a PNG image of <paramref name="width"/> x <paramref name="height"/> pixels.</summary>
+    public byte[] ToPng(int width = DefaultWidth, int height = DefaultHeight) => StaticChartRenderer.Png(Spec, width, height);
+
+    /// <summary>The chart as an SVG document (vector graphics for papers).</summary>
+    public string ToSvg(int width = DefaultWidth, int height = DefaultHeight) => StaticChartRenderer.Svg(Spec, width, height);
+
+    /// <summary>Writes <see cref="ToPng"/> to <paramref name="path"/> (folders created).</summary>
+    public void SavePng(string path, int width = DefaultWidth, int height = DefaultHeight) =>
+        File.WriteAllBytes(Charts.PrepareFolder(path), ToPng(width, height));
+
+    /// <summary>Writes <see cref="ToSvg"/> to <paramref name="path"/> (folders created).</summary>
+    public void SaveSvg(string path, int width = DefaultWidth, int height = DefaultHeight) =>
+        File.WriteAllText(Charts.PrepareFolder(path), ToSvg(width, height));
 
     public override string ToString() => Title is null ? "Chart" : $"Chart: {Title}";
 

@@ -8,15 +8,19 @@ internal sealed record ChartSpec
     public const string BarKind = "bar";
     public const string LinesKind = "lines";
     public const string HeatmapKind = "heatmap";
+    public const string GroupedBarKind = "grouped-bar";
 
     public required string Kind { get; init; }
     public string? Title { get; init; }
     public string? XTitle { get; init; }
     public string? YTitle { get; init; }
 
-    /// <summary>Bar: one category label per value.</summary>
+    /// <summary>Bar: one category label per value. Grouped bars: the categories.</summary>
     public string[]? Labels { get; init; }
     public double[]? Values { get; init; }
+
+    /// <summary>Grouped bars: one entry per bar colour, each with a value per category of <see cref="Labels"/>.</summary>
+    public BarSeriesSpec[]? Bars { get; init; }
 
     /// <summary>Lines: one entry per curve.</summary>
     public LineSpec[]? Series { get; init; }
@@ -25,6 +29,10 @@ internal sealed record ChartSpec
     public double[][]? Z { get; init; }
     public string[]? XLabels { get; init; }
     public string[]? YLabels { get; init; }
+    /// <summary>Heatmap: writes each cell's value on it (confusion matrices).</summary>
+    public bool ShowValues { get; init; }
 }
 
 internal sealed record LineSpec(string Name, double[] X, double[] Y);
+
+internal sealed record BarSeriesSpec(string Name, double[] Values);

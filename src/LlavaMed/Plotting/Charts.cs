@@ -10,6 +10,9 @@ public sealed record LineSeries(string Name, IReadOnlyList<double> X, IReadOnlyL
     }
 }
 
+/// <summary>One colour of a grouped bar chart: a value per category, e.g. a model's accuracy per organ.</summary>
+public sealed record BarSeries(string Name, IReadOnlyList<double> Values);
+
 /// <summary>Plotly charts for notebooks and reports (rendered by Plotly.NET in an isolated load context).</summary>
 public static class Charts
 {
@@ -25,6 +28,42 @@ public static class Charts
         {
             Kind = ChartSpec.BarKind, Title = title, XTitle = xTitle, YTitle = yTitle,
             Labels = labelArray, Values = valueArray,
+        });
+    }
+
+    /// <summary>Side-by-side bars: per category one bar of each series, e.g. accuracy per question type for a model
+    /// and its baselines.</summary>
+    public static Chart GroupedBars(IEnumerable<string> categories, IEnumerable<BarSeries> series, string? title = null,
+                                    string? xTitle = null, string? yTitle = null)
+    {
+        var labels = categories.ToArray();
+        var bars = series.Select(s => s.Values.Count == labels.Length
+            ? new BarSeriesSpec(s.Name, s.Values.ToArray())
+            : throw new ArgumentException($"series '{s.Name}' has {s.Values.Count} values for {labels.Length} categories",
+                                          nameof(series))).ToArray();
+        if (bars.Length == 0) throw new ArgumentException("no series", nameof(series));
+        return Render(new ChartSpec
+        {
+            Kind = ChartSpec.GroupedBarKind, Title = title, XTitle = xTitle, YTitle = yTitle, Labels = labels, Bars = bars,
+        });
+    }
+
+    /// <summary>A confusion matrix: <paramref name="counts"/>[truth, predicted] as a heatmap with the counts written
+    /// on the cells, the first truth row at the top (the usual layout, unlike <see cref="Heatmap{T}"/>).</summary>
+    public static Chart ConfusionMatrix(int[,] counts, IReadOnlyList<string> truthLabels, IReadOnlyList<string> predictedLabels,
+                                        string? title = null, string xTitle = "predicted", string yTitle = "truth")
+    {
+        int rows = counts.GetLength(0), columns = counts.GetLength(1);
+        if (truthLabels.Count != rows) throw new ArgumentException($"{truthLabels.Count} truth labels for {rows} rows", nameof(truthLabels));
+        if (predictedLabels.Count != columns)
+            throw new ArgumentException($"{predictedLabels.Count} predicted labels for {columns} columns", nameof(predictedLabels));
+        // Heatmaps draw row 0 at the bottom, so the rows go in reversed.
+        var z = Enumerable.Range(0, rows).Reverse()
+            .Select(row => Enumerable.Range(0, columns).Select(column => (double)counts[row, column]).ToArray()).ToArray();
+        return Render(new ChartSpec
+        {
+            Kind = ChartSpec.HeatmapKind, Title = title, XTitle = xTitle, YTitle = yTitle, Z = z, ShowValues = true,
+            XLabels = predictedLabels.ToArray(), YLabels = truthLabels.Reverse().ToArray(),
         });
     }
 
@@ -68,12 +107,18 @@ public static class Charts
     /// <summary>Writes one HTML page with all <paramref name="charts"/>, embedding plotly.js once.</summary>
     public static void SavePage(string path, string title, IEnumerable<Chart> charts)
     {
+        File.WriteAllText(PrepareFolder(path), Chart.Page(title, charts));
+    }
+
+    /// <summary>Creates the folder <paramref name="path"/> is to be written in; returns the path.</summary>
+    internal static string PrepareFolder(string path)
+    {
         var folder = Path.GetDirectoryName(Path.GetFullPath(path));
         if (folder is not null) Directory.CreateDirectory(folder);
-        File.WriteAllText(path, Chart.Page(title, charts));
+        return path;
     }
 
     private static string[] Indices(int count) => Enumerable.Range(0, count).Select(i => i.ToString()).ToArray();
 
-    private static Chart Render(ChartSpec spec) => new(spec.Title, PlottingRenderer.RenderFigure(spec));
+    private static Chart Render(ChartSpec spec) => new(spec, PlottingRenderer.RenderFigure(spec));
 }
