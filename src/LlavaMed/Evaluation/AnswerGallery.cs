@@ -13,20 +13,13 @@ public sealed record GalleryItem(string Id, string? Image, string Question, stri
 /// <summary>Right and wrong answers with their images, to see what a model gets wrong rather than only how often.</summary>
 public static class AnswerGallery
 {
-    /// <summary>The strict metrics' judgement of one answer (<see cref="StrictScores.OverallAccuracy"/>): a closed
-    /// question by <see cref="StrictMetrics.ClosedCorrect"/>, any other by exact match.</summary>
-    public static bool IsCorrect(ScoredPair pair) =>
-        string.Equals(pair.AnswerType?.Trim(), "CLOSED", StringComparison.OrdinalIgnoreCase)
-            ? StrictMetrics.ClosedCorrect(pair.Prediction, pair.GroundTruth)
-            : StrictMetrics.ExactMatch(pair.Prediction, pair.GroundTruth);
-
     /// <summary>Every question with its answer and judgement, in the ground truth's order (answers paired as
     /// <see cref="VqaEvaluation.Pair"/> pairs them).</summary>
     public static IReadOnlyList<GalleryItem> Items(IReadOnlyList<LlavaSample> groundTruth, IReadOnlyList<AnswerRecord> predictions)
     {
         var pairs = VqaEvaluation.Pair(groundTruth, predictions);
         return pairs.Select((pair, i) => new GalleryItem(pair.Id, groundTruth[i].Image, groundTruth[i].Question, pair.GroundTruth,
-                                                         pair.Prediction, pair.AnswerType, IsCorrect(pair))).ToList();
+                                                         pair.Prediction, pair.AnswerType, StrictMetrics.IsCorrect(pair))).ToList();
     }
 
     /// <summary>The first <paramref name="count"/> right and the first <paramref name="count"/> wrong answers.</summary>

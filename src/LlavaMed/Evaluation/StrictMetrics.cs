@@ -84,12 +84,19 @@ public static class StrictMetrics
         Normalize(groundTruth) is "yes" or "no" ? Polarity(prediction) == Normalize(groundTruth)
                                                 : ExactMatch(prediction, groundTruth);
 
+    /// <summary>The strict verdict on one answer: closed questions by <see cref="ClosedCorrect"/>, others by
+    /// normalised exact match.</summary>
+    public static bool IsCorrect(ScoredPair pair) =>
+        string.Equals(pair.AnswerType?.Trim(), "CLOSED", StringComparison.OrdinalIgnoreCase)
+            ? ClosedCorrect(pair.Prediction, pair.GroundTruth)
+            : ExactMatch(pair.Prediction, pair.GroundTruth);
+
     public static StrictScores Score(IReadOnlyList<ScoredPair> pairs)
     {
         var kinds = pairs.Select(p => (p.AnswerType ?? "").Trim().ToUpperInvariant()).ToList();
         var exact = pairs.Select(p => ExactMatch(p.Prediction, p.GroundTruth) ? 1.0 : 0.0).ToList();
         var f1 = pairs.Select(p => TokenF1(p.Prediction, p.GroundTruth)).ToList();
-        var correct = pairs.Select((p, i) => kinds[i] == "CLOSED" ? ClosedCorrect(p.Prediction, p.GroundTruth) ? 1.0 : 0.0 : exact[i]).ToList();
+        var correct = pairs.Select(p => IsCorrect(p) ? 1.0 : 0.0).ToList();
         var isYesNo = pairs.Select((p, i) => kinds[i] == "CLOSED" && Normalize(p.GroundTruth) is "yes" or "no").ToList();
         static double? Mean(IEnumerable<double> values) => values.ToList() is { Count: > 0 } list ? list.Average() : null;
         IEnumerable<double> Where(List<double> values, Func<int, bool> keep) => values.Where((_, i) => keep(i));

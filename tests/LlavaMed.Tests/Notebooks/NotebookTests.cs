@@ -66,6 +66,20 @@ public sealed class NotebookTests(NotebookRunner runner) : IClassFixture<Noteboo
     }
 
     [Fact]
+    public void EvaluationNotebookShowsBaselinesConfusionGalleryAndExportsFigures()
+    {
+        SharedFixtures.Require("datasets", "vqa-rad", "testset.json");
+        var run = runner.Run("06-evaluation.ipynb");
+
+        Assert.True(run.ExitCode == 0, run.Describe());
+        var everything = run.Html + run.Text;
+        Assert.Contains("majority-answer", everything);
+        Assert.Contains("question-only", everything);
+        Assert.Contains("llavamed-gallery", run.Html);
+        Assert.Contains("yes-no-confusion.svg", everything);
+    }
+
+    [Fact]
     public void CommittedNotebooksHaveNoOutputs()
     {
         foreach (var path in Directory.EnumerateFiles(runner.NotebooksFolder, "*.ipynb"))
