@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using Microsoft.Data.Analysis;
+using SkiaSharp;
 
 namespace LlavaMed.Notebooks;
 
@@ -17,6 +18,22 @@ public sealed class HtmlView(string html) : IHtmlView
         return new HtmlView(caption is null
             ? image
             : $"<figure style=\"margin:0\">{image}<figcaption>{WebUtility.HtmlEncode(caption)}</figcaption></figure>");
+    }
+
+    /// <summary>An image file (PNG, JPEG, ...) shrunk to at most <paramref name="maxSide"/> pixels on its longer side
+    /// and embedded as PNG, so a grid of large scans stays small.</summary>
+    public static HtmlView Thumbnail(string imagePath, int maxSide = 160, string? caption = null)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxSide);
+        using var bitmap = SKBitmap.Decode(imagePath) ?? throw new InvalidDataException($"cannot decode image {imagePath}");
+        var scale = Math.Min(1.0, (double)maxSide / Math.Max(bitmap.Width, bitmap.Height));
+        using var resized = scale < 1
+            ? bitmap.Resize(new SKImageInfo(Math.Max(1, (int)Math.Round(bitmap.Width * scale)), Math.Max(1, (int)Math.Round(bitmap.Height * scale))),
+                            new SKSamplingOptions(SKCubicResampler.Mitchell))
+            : null;
+        using var image = SKImage.FromBitmap(resized ?? bitmap);
+        using var png = image.Encode(SKEncodedImageFormat.Png, 100);
+        return Png(png.ToArray(), caption);
     }
 
     /// <summary>A simple table with a header row; cells are HTML-encoded text.</summary>

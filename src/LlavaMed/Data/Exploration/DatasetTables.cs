@@ -65,6 +65,20 @@ public static class DatasetTables
                                                  q.ImageOrgan?.Trim().ToUpperInvariant() is { Length: > 0 } organ ? organ : NoDomain,
                                                  q.ImageName, q.Question, q.Answer, q.AnswerType, 2)));
 
+    /// <summary>Every split file of a VQA-RAD folder (<c>trainset.json</c> as "train", <c>testset.json</c> as "test"),
+    /// in one table; the synthetic corpus's <c>vqa/</c> folder has the same layout. A folder with neither file is an
+    /// error naming it.</summary>
+    public static DataFrame FromVqaRadFolder(string folder)
+    {
+        var splits = VqaRad.SplitFiles.Where(s => File.Exists(Path.Combine(folder, s.File))).ToList();
+        if (splits.Count == 0)
+            throw new FileNotFoundException($"no VQA-RAD split file ({string.Join(", ", VqaRad.SplitFiles.Select(s => s.File))}) in {folder}");
+        var table = FromVqaRad(VqaRad.Read(Path.Combine(folder, splits[0].File)), splits[0].Split);
+        foreach (var (split, file) in splits.Skip(1))
+            table.Append(FromVqaRad(VqaRad.Read(Path.Combine(folder, file)), split).Rows, inPlace: true);
+        return table;
+    }
+
     /// <summary>The figure-caption pairs self-instruct starts from: caption length and number of inline mentions.</summary>
     public static DataFrame FromFigureCaptions(IEnumerable<FigureCaption> figures)
     {

@@ -53,10 +53,10 @@ public static class DatasetViews
     /// (numpy's default).</summary>
     public static DataFrame LengthStats(DataFrame table, string lengthColumn, string by)
     {
-        var lengths = Numbers(table, lengthColumn).ToList();
+        var lengths = Numbers(table, lengthColumn);
         var groups = Texts(table, by).Zip(lengths).GroupBy(p => p.First, p => p.Second, StringComparer.Ordinal)
             .OrderBy(g => g.Key, StringComparer.Ordinal)
-            .Select(g => (Group: g.Key, Values: g.ToList()))
+            .Select(g => (Group: g.Key, Values: (IReadOnlyList<double>)g.ToList()))
             .Append((Group: AllGroups, Values: lengths)).ToList();
         return new DataFrame(
             new StringDataFrameColumn(by, groups.Select(g => g.Group)),
@@ -151,6 +151,23 @@ public static class DatasetViews
             imageRoot is null ? null : (int)MissingImages(table, imageRoot).Rows.Count);
     }
 
+    /// <summary>Summaries side by side, one row each (missing_images empty where no image root was given).</summary>
+    public static DataFrame SummaryTable(IEnumerable<DatasetSummary> summaries)
+    {
+        var list = summaries.ToList();
+        return new DataFrame(
+            new StringDataFrameColumn("name", list.Select(s => s.Name)),
+            new Int32DataFrameColumn("records", list.Select(s => s.Records)),
+            new Int32DataFrameColumn("images", list.Select(s => s.Images)),
+            new Int32DataFrameColumn("open", list.Select(s => s.Open)),
+            new Int32DataFrameColumn("closed", list.Select(s => s.Closed)),
+            new Int32DataFrameColumn("yes_no", list.Select(s => s.YesNo)),
+            new Int32DataFrameColumn("untyped", list.Select(s => s.Untyped)),
+            new DoubleDataFrameColumn("mean_question_words", list.Select(s => s.MeanQuestionWords)),
+            new DoubleDataFrameColumn("mean_answer_words", list.Select(s => s.MeanAnswerWords)),
+            new Int32DataFrameColumn("missing_images", list.Select(s => s.MissingImages)));
+    }
+
     /// <summary>Linear interpolation between closest ranks (numpy's default); NaN for no values.</summary>
     public static double Percentile(IReadOnlyList<double> values, double fraction)
     {
@@ -161,11 +178,13 @@ public static class DatasetViews
         return sorted[below] + (sorted[above] - sorted[below]) * (position - below);
     }
 
-    static IEnumerable<string> Texts(DataFrame table, string column) =>
-        table.Columns[column].Cast<object?>().Select(value => value?.ToString() ?? "");
+    /// <summary>A column's values as text (null as empty), e.g. the labels of a bar chart.</summary>
+    public static IReadOnlyList<string> Texts(DataFrame table, string column) =>
+        table.Columns[column].Cast<object?>().Select(value => value?.ToString() ?? "").ToList();
 
-    static IEnumerable<double> Numbers(DataFrame table, string column) =>
-        table.Columns[column].Cast<object?>().Select(value => Convert.ToDouble(value ?? double.NaN));
+    /// <summary>A numeric column's values as doubles (null as NaN), e.g. the values of a bar chart.</summary>
+    public static IReadOnlyList<double> Numbers(DataFrame table, string column) =>
+        table.Columns[column].Cast<object?>().Select(value => Convert.ToDouble(value ?? double.NaN, System.Globalization.CultureInfo.InvariantCulture)).ToList();
 
     static IEnumerable<bool> Flags(DataFrame table, string column) =>
         table.Columns[column].Cast<object?>().Select(value => value is true);

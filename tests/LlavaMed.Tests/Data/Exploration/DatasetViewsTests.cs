@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using LlavaMed.Data;
 using LlavaMed.Data.Exploration;
 using LlavaMed.Data.Synthetic;
+using LlavaMed.Images;
 using LlavaMed.Notebooks;
 using LlavaMed.Text;
 using Microsoft.Data.Analysis;
@@ -179,6 +180,9 @@ public sealed class DatasetViewsTests : IDisposable
         var summary = DatasetViews.Summarize(table, "mixed", folder);
         Assert.Equal(new DatasetSummary("mixed", 4, 3, 0, 0, 0, 4, 1, 1, 2), summary);
         Assert.Null(DatasetViews.Summarize(table, "mixed").MissingImages);
+        var summaries = DatasetViews.SummaryTable([summary, DatasetViews.Summarize(table, "no root")]);
+        Assert.Equal(["2", ""], Strings(summaries, "missing_images"));
+        Assert.Equal(["mixed", "no root"], Strings(summaries, "name"));
     }
 
     [Fact]
@@ -190,7 +194,7 @@ public sealed class DatasetViewsTests : IDisposable
 
         var figures = DatasetTables.FromFindings(findings);
         var alignment = DatasetTables.FromConversations(LlavaMedFiles.ReadConversations(corpus.Alignment), "train", s => domains[s.Image!]);
-        var vqa = DatasetTables.FromVqaRad(VqaRad.Read(corpus.VqaTrain), "train");
+        var vqa = DatasetTables.FromVqaRadFolder(Path.GetDirectoryName(corpus.VqaTrain)!);
         var captions = DatasetTables.FromFigureCaptions(LlavaMedFiles.ReadFigureCaptions(corpus.InstructFigCaptions));
 
         Assert.Equal(20, figures.Rows.Count);
@@ -202,6 +206,9 @@ public sealed class DatasetViewsTests : IDisposable
                      Strings(alignment, DatasetColumns.Domain).Order());
         Assert.Equal(0, DatasetViews.MissingImages(alignment, corpus.Images).Rows.Count);
         Assert.Equal(0, DatasetViews.MissingImages(vqa, corpus.Images).Rows.Count);
+        Assert.Equal(VqaRad.Read(corpus.VqaTrain).Count() + VqaRad.Read(corpus.VqaTest).Count(), vqa.Rows.Count);
+        Assert.Equal(["test", "train"], Strings(DatasetViews.CountBy(vqa, DatasetColumns.Split), DatasetColumns.Split).Order());
+        Assert.Throws<FileNotFoundException>(() => DatasetTables.FromVqaRadFolder(folder));
         var types = DatasetViews.QuestionTypes(vqa);
         Assert.True(Doubles(types, "open")[^1] > 0 && Doubles(types, "yes_no")[^1] > 0);
         Assert.All(Doubles(captions, DatasetColumns.CaptionWords), words => Assert.True(words > 3));
@@ -219,6 +226,26 @@ public sealed class DatasetViewsTests : IDisposable
         Assert.DoesNotContain("HEAD", html);
         Assert.EndsWith("<p>2 of 3 rows shown</p>", html);
         Assert.DoesNotContain("rows shown", HtmlView.Table(counts).Html);
+    }
+
+    [Fact]
+    public void ThumbnailShrinksTheLongerSideAndKeepsSmallImages()
+    {
+        var path = Path.Combine(folder, "wide.png");
+        File.WriteAllBytes(path, RgbImage.Filled(400, 100, (200, 10, 10)).EncodePng());
+
+        static RgbImage Embedded(HtmlView view)
+        {
+            var start = view.Html.IndexOf("base64,", StringComparison.Ordinal) + "base64,".Length;
+            return RgbImage.Decode(Convert.FromBase64String(view.Html[start..view.Html.IndexOf('"', start)]));
+        }
+
+        var thumbnail = HtmlView.Thumbnail(path, maxSide: 80, caption: "wide");
+        Assert.Equal((80, 20), (Embedded(thumbnail).Width, Embedded(thumbnail).Height));
+        Assert.Contains("<figcaption>wide</figcaption>", thumbnail.Html);
+        Assert.Equal(400, Embedded(HtmlView.Thumbnail(path, maxSide: 1000)).Width);
+        File.WriteAllText(Path.Combine(folder, "broken.png"), "not an image");
+        Assert.Throws<InvalidDataException>(() => HtmlView.Thumbnail(Path.Combine(folder, "broken.png")));
     }
 
     [Fact]
