@@ -16,6 +16,11 @@ public static class SelfInstructCommand
         var output = new Option<string>("--out") { Description = "output JSON (llava_med_instruct_* layout)", Required = true };
         var inlineMentions = new Option<bool>("--inline-mentions") { Description = "add the article's sentences that cite the figure (the paper's 60K-IM variant)" };
         var subset = new Option<int?>("--subset") { Description = "use a seeded random subset of N figures (the paper's 10K set)" };
+        var imageExtension = new Option<string>("--image-extension")
+        {
+            Description = "records name their image {pair_id}EXT: .jpg for LLaVA-Med's PMC figures, .png for the synthetic corpus",
+            DefaultValueFactory = _ => ".jpg",
+        };
         var seed = new Option<int>("--seed") { Description = "seed for --subset and the <image> placement", DefaultValueFactory = _ => 0 };
         var systemPrompt = new Option<string?>("--system-prompt") { Description = "system prompt text file (e.g. the paper's, for exact reproduction)" };
         var fewShot = new Option<string?>("--few-shot") { Description = "few-shot examples JSON (array of caption records with 'conversations', the layout of the paper's examples)" };
@@ -25,7 +30,7 @@ public static class SelfInstructCommand
         var provider = new ProviderCliOptions("", "synthetic");
         var command = new Command("self-instruct", "Generate instruction-following conversations from figure captions (paper section 3.2)")
         {
-            captions, output, inlineMentions, subset, seed, systemPrompt, fewShot, rules, onBadRecord, report,
+            captions, output, inlineMentions, subset, seed, imageExtension, systemPrompt, fewShot, rules, onBadRecord, report,
         };
         foreach (var option in provider.All) command.Options.Add(option);
         command.SetAction(parse => CliErrors.Run(parse, (stdout, stderr) =>
@@ -51,6 +56,7 @@ public static class SelfInstructCommand
                 InlineMentions = parse.GetValue(inlineMentions),
                 Concurrency = parse.GetValue(provider.Concurrency),
                 Seed = parse.GetValue(seed),
+                ImageExtension = parse.GetValue(imageExtension)!,
             };
             stderr.WriteLine($"figures: {figures.Count}{(figures.Count < allCount ? $" (seeded subset of {allCount})" : "")}, "
                              + $"inline mentions {(options.InlineMentions ? "on" : "off")}, {prompt.FewShot.Count} few-shot examples");

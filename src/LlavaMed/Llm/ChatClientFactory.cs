@@ -40,50 +40,52 @@ public static class ChatClientFactory
         Temperature = 0,
     };
 
-    static IChatClient CreateProviderClient(ProviderOptions options)
+    // One method per provider: the JIT then resolves a provider's SDK only when that provider is used, so the
+    // synthetic provider works where the OpenAI assemblies cannot be bound (e.g. inside notebook kernels).
+    static IChatClient CreateProviderClient(ProviderOptions options) => options.Provider switch
     {
-        switch (options.Provider)
+        ChatProvider.Synthetic => new SyntheticChatClient(options.SyntheticWriter ?? new CaptionConversationWriter()),
+        ChatProvider.OpenAI => CreateOpenAI(options),
+        ChatProvider.AzureOpenAI => CreateAzureOpenAI(options),
+        ChatProvider.Ollama => CreateOllama(options),
+        _ => throw new ArgumentOutOfRangeException(nameof(options), options.Provider, "unknown provider"),
+    };
+
+    static IChatClient CreateOpenAI(ProviderOptions options)
+    {
+        var key = options.ApiKey ?? throw new ArgumentException(
+            $"the openai provider needs an API key: set {ProviderOptions.OpenAIKeyVariable}");
+        var clientOptions = new OpenAIClientOptions
         {
-            case ChatProvider.Synthetic:
-                return new SyntheticChatClient(options.SyntheticWriter ?? new CaptionConversationWriter());
-            case ChatProvider.OpenAI:
-            {
-                var key = options.ApiKey ?? throw new ArgumentException(
-                    $"the openai provider needs an API key: set {ProviderOptions.OpenAIKeyVariable}");
-                var clientOptions = new OpenAIClientOptions
-                {
-                    RetryPolicy = new ClientRetryPolicy(maxRetries: 0),
-                    NetworkTimeout = options.RequestTimeout,
-                };
-                if (options.Endpoint is not null) clientOptions.Endpoint = options.Endpoint;
-                return new OpenAIClient(new ApiKeyCredential(key), clientOptions)
-                    .GetChatClient(options.ResolvedModel).AsIChatClient();
-            }
-            case ChatProvider.AzureOpenAI:
-            {
-                var endpoint = options.Endpoint ?? throw new ArgumentException(
-                    $"the azure-openai provider needs an endpoint: --endpoint or {ProviderOptions.AzureEndpointVariable}");
-                var key = options.ApiKey ?? throw new ArgumentException(
-                    $"the azure-openai provider needs an API key: set {ProviderOptions.AzureKeyVariable}");
-                var clientOptions = new AzureOpenAIClientOptions
-                {
-                    RetryPolicy = new ClientRetryPolicy(maxRetries: 0),
-                    NetworkTimeout = options.RequestTimeout,
-                };
-                return new AzureOpenAIClient(endpoint, new ApiKeyCredential(key), clientOptions)
-                    .GetChatClient(options.ResolvedModel).AsIChatClient();
-            }
-            case ChatProvider.Ollama:
-            {
-                var http = new HttpClient
-                {
-                    BaseAddress = options.Endpoint ?? new Uri("http://localhost:11434"),
-                    Timeout = options.RequestTimeout,
-                };
-                return new OllamaApiClient(http, options.ResolvedModel);
-            }
-            default:
-                throw new ArgumentOutOfRangeException(nameof(options), options.Provider, "unknown provider");
-        }
+            RetryPolicy = new ClientRetryPolicy(maxRetries: 0),
+            NetworkTimeout = options.RequestTimeout,
+        };
+        if (options.Endpoint is not null) clientOptions.Endpoint = options.Endpoint;
+        return new OpenAIClient(new ApiKeyCredential(key), clientOptions).GetChatClient(options.ResolvedModel).AsIChatClient();
+    }
+
+    static IChatClient CreateAzureOpenAI(ProviderOptions options)
+    {
+        var endpoint = options.Endpoint ?? throw new ArgumentException(
+            $"the azure-openai provider needs an endpoint: --endpoint or {ProviderOptions.AzureEndpointVariable}");
+        var key = options.ApiKey ?? throw new ArgumentException(
+            $"the azure-openai provider needs an API key: set {ProviderOptions.AzureKeyVariable}");
+        var clientOptions = new AzureOpenAIClientOptions
+        {
+            RetryPolicy = new ClientRetryPolicy(maxRetries: 0),
+            NetworkTimeout = options.RequestTimeout,
+        };
+        return new AzureOpenAIClient(endpoint, new ApiKeyCredential(key), clientOptions)
+            .GetChatClient(options.ResolvedModel).AsIChatClient();
+    }
+
+    static IChatClient CreateOllama(ProviderOptions options)
+    {
+        var http = new HttpClient
+        {
+            BaseAddress = options.Endpoint ?? new Uri("http://localhost:11434"),
+            Timeout = options.RequestTimeout,
+        };
+        return new OllamaApiClient(http, options.ResolvedModel);
     }
 }

@@ -80,6 +80,50 @@ public sealed class NotebookTests(NotebookRunner runner) : IClassFixture<Noteboo
     }
 
     [Fact]
+    public void DataNotebookShowsTheCorpusAndVqaRadViews()
+    {
+        SharedFixtures.Require("datasets", "vqa-rad", "testset.json");
+        var run = runner.Run("01-data.ipynb");
+
+        Assert.True(run.ExitCode == 0 && run.Errors.Count == 0, run.Describe());
+        Assert.Contains("<th>domain</th><th>test</th><th>train</th><th>total</th>", run.Html);
+        Assert.Contains("Figures per domain", run.Html);
+        Assert.Contains("display:grid", run.Html);
+        Assert.Contains("<td>VQA-RAD</td><td>3515</td>", run.Html);
+        Assert.Contains("every image the 3515 questions name is in", run.Text + run.Html);
+    }
+
+    [Fact]
+    public void DataNotebookSaysWhereItLookedWhenVqaRadIsMissing()
+    {
+        var emptyShared = Directory.CreateTempSubdirectory("llavamed-no-shared-");
+        try
+        {
+            var run = runner.Run("01-data.ipynb", "no-shared", new Dictionary<string, string> { ["LLAVAMED_SHARED"] = emptyShared.FullName });
+
+            Assert.True(run.ExitCode == 0 && run.Errors.Count == 0, run.Describe());
+            Assert.Contains($"VQA-RAD not found in {Path.Combine(emptyShared.FullName, "datasets", "vqa-rad")}", run.Text + run.Html);
+            Assert.Contains("Figures per domain", run.Html);
+        }
+        finally
+        {
+            emptyShared.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public void SelfInstructNotebookWalksACaptionToALlavaRecord()
+    {
+        var run = runner.Run("02-self-instruct.ipynb");
+
+        Assert.True(run.ExitCode == 0 && run.Errors.Count == 0, run.Describe());
+        Assert.Contains("Figure Context:", run.Html);
+        Assert.Contains("model: synthetic-caption-v1", run.Text + run.Html);
+        Assert.Contains("dropped: refusal", run.Html);
+        Assert.Contains("\"from\": \"gpt\"", run.Text + run.Html);
+    }
+
+    [Fact]
     public void CommittedNotebooksHaveNoOutputs()
     {
         foreach (var path in Directory.EnumerateFiles(runner.NotebooksFolder, "*.ipynb"))

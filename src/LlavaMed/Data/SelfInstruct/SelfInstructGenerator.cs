@@ -46,6 +46,10 @@ public sealed record SelfInstructOptions
 
     /// <summary>Seeds the placement of <c>&lt;image&gt;</c> before or after the first question.</summary>
     public int Seed { get; init; }
+
+    /// <summary>Records name their image <c>{pair_id}{ImageExtension}</c>: ".jpg" for the PMC figures LLaVA-Med
+    /// downloads, ".png" for the workbench's synthetic corpus.</summary>
+    public string ImageExtension { get; init; } = ".jpg";
 }
 
 /// <summary>LLaVA-Med's self-instruct data generation (paper section 3.2; <c>instruct_generate.py</c> then
@@ -73,7 +77,7 @@ public sealed class SelfInstructGenerator(IChatClient client, SelfInstructPrompt
                 {
                     var response = await client.GetResponseAsync(prompt.BuildMessages(figure, options.InlineMentions),
                                                                  OptionsFor(figure), token).ConfigureAwait(false);
-                    item = Postprocess(figure, response.Text, options.Seed);
+                    item = Postprocess(figure, response.Text, options.Seed, options.ImageExtension);
                 }
                 catch (Exception e) when (e is not OperationCanceledException || !token.IsCancellationRequested)
                 {
@@ -106,7 +110,7 @@ public sealed class SelfInstructGenerator(IChatClient client, SelfInstructPrompt
     /// <summary>Parse, clean, place the image marker and build the record: the pure part of the pipeline. Cleaning
     /// comes before placing <c>&lt;image&gt;</c> (the reference placed it first, so when cleaning dropped the
     /// first pair its record lost the image marker).</summary>
-    public SelfInstructItem Postprocess(FigureCaptionRecord figure, string reply, int seed)
+    public SelfInstructItem Postprocess(FigureCaptionRecord figure, string reply, int seed, string imageExtension = ".jpg")
     {
         var parsed = ConversationParser.Parse(reply);
         var cleaned = rules.Clean(parsed.Pairs);
@@ -123,7 +127,7 @@ public sealed class SelfInstructGenerator(IChatClient client, SelfInstructPrompt
             turns.Add(new ConversationTurn(ConversationTurn.GptSpeaker, pair.Answer));
         }
         var extra = new JsonObject { ["domain"] = figure.Domain?.DeepClone() ?? new JsonObject() };
-        var sample = new LlavaSample(figure.PairId, figure.PairId + ".jpg", turns, Extra: extra);
+        var sample = new LlavaSample(figure.PairId, figure.PairId + imageExtension, turns, Extra: extra);
         return new SelfInstructItem(figure.PairId, SelfInstructStatus.Kept, sample, parsed.Pairs.Count, cleaned.Kept.Count, problems);
     }
 
