@@ -32,11 +32,12 @@ public static class CurriculumCommand
                 OutputDir = parse.GetValue(output) ?? Path.Combine("runs", $"curriculum-{parse.GetValue(seed)}"),
                 Seed = parse.GetValue(seed), Quick = parse.GetValue(quick), VqaRoot = root,
             };
+            var clock = System.Diagnostics.Stopwatch.StartNew();
             var result = CurriculumRunner.Run(options, new SynchronousProgress<CurriculumProgress>(p =>
             {
-                if (!p.IsTrainingStep) stdout.WriteLine($"[{p.Phase}] {p.Message}");
+                if (!p.IsTrainingStep) stdout.WriteLine($"{clock.Elapsed:mm\\:ss} [{p.Phase}] {p.Message}");
                 else if (p.Step == p.TotalSteps || p.Step % Math.Max(1, p.TotalSteps / 5) == 0)
-                    stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"[{p.Phase}] step {p.Step}/{p.TotalSteps} loss {p.Loss:F4}"));
+                    stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{clock.Elapsed:mm\\:ss} [{p.Phase}] step {p.Step}/{p.TotalSteps} loss {p.Loss:F4}"));
             }));
             var final = result.Stages[^1].Evaluation;
             stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,

@@ -32,15 +32,19 @@ public sealed record EvaluationSet(IReadOnlyList<LlavaSample> VqaTest, string Vq
 
 public static class CurriculumEvaluation
 {
-    public const int VqaMaxNewTokens = 24;
+    public const int VqaMaxNewTokens = 16;
     public const int FreeTextMaxNewTokens = 48;
     const int BatchSize = 64;
     const int Examples = 6;
 
-    public static StageEvaluation Evaluate(string modelFolder, EvaluationSet set)
+    /// <summary>Evaluates the model in <paramref name="modelFolder"/>; the VQA answers are written to
+    /// <paramref name="answersFile"/> (LLaVA's answer-file JSONL) for inspection and <c>llava-med eval vqa</c>.</summary>
+    public static StageEvaluation Evaluate(string modelFolder, EvaluationSet set, string answersFile)
     {
         using var pipeline = LlavaPipeline.Load(modelFolder, new PipelineOptions { Template = ConversationTemplate.MistralInstruct.Name });
         var answers = Answer(pipeline, set.VqaTest, set.VqaImageRoot, VqaMaxNewTokens);
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(answersFile))!);
+        File.WriteAllLines(answersFile, answers.Select(a => a.ToJson().ToJsonString()));
         var vqa = VqaEvaluation.Evaluate(set.VqaTest, answers);
         var examples = ExampleIndices(set.VqaTest).Select(i => new ExampleAnswer(Path.Combine(set.VqaImageRoot, set.VqaTest[i].Image!),
             set.VqaTest[i].Question, set.VqaTest[i].Answer, answers[i].Text)).ToList();

@@ -27,22 +27,22 @@ public sealed record CurriculumScale
     public int VocabularySize { get; init; } = 1000;
     public int HiddenSize { get; init; } = 128;
     public int Layers { get; init; } = 2;
-    public int VisionHidden { get; init; } = 96;
+    public int VisionHidden { get; init; } = 128;
     public int VisionLayers { get; init; } = 2;
     public int ImageSize { get; init; } = 112;
-    public int PatchSize { get; init; } = 16;
-    public int VisionEpochs { get; init; } = 12;
-    public int LanguageEpochs { get; init; } = 2;
-    public int GeneralAlignmentEpochs { get; init; } = 1;
-    public int GeneralInstructionEpochs { get; init; } = 1;
-    public int AlignmentEpochs { get; init; } = 1;
+    public int PatchSize { get; init; } = 28;
+    public int VisionEpochs { get; init; } = 8;
+    public int LanguageEpochs { get; init; } = 1;
+    public int GeneralAlignmentEpochs { get; init; } = 2;
+    public int GeneralInstructionEpochs { get; init; } = 3;
+    public int AlignmentEpochs { get; init; } = 2;
     public int InstructionEpochs { get; init; } = 2;
-    public int DownstreamEpochs { get; init; } = 2;
+    public int DownstreamEpochs { get; init; } = 1;
     /// <summary>Test questions evaluated after each stage (0: all).</summary>
-    public int VqaTestQuestions { get; init; }
+    public int VqaTestQuestions { get; init; } = 500;
     /// <summary>Held-out figures captioned and chat questions answered after each stage.</summary>
-    public int CaptionFigures { get; init; } = 50;
-    public int ChatQuestions { get; init; } = 60;
+    public int CaptionFigures { get; init; } = 40;
+    public int ChatQuestions { get; init; } = 40;
 
     public static CurriculumScale Full { get; } = new() { Name = "full", Corpus = new SyntheticCorpusOptions() };
 
@@ -50,7 +50,8 @@ public sealed record CurriculumScale
     {
         Name = "quick", Corpus = new SyntheticCorpusOptions(Figures: 150, GeneralScenes: 60, ChatEvalFigures: 10),
         VocabularySize = 400, HiddenSize = 64, VisionHidden = 32, ImageSize = 56, PatchSize = 14,
-        VisionEpochs = 2, LanguageEpochs = 1, InstructionEpochs = 1, DownstreamEpochs = 1,
+        VisionEpochs = 2, LanguageEpochs = 1, GeneralAlignmentEpochs = 1, GeneralInstructionEpochs = 1, AlignmentEpochs = 1,
+        InstructionEpochs = 1, DownstreamEpochs = 1,
         VqaTestQuestions = 60, CaptionFigures = 4, ChatQuestions = 8,
     };
 

@@ -31,7 +31,8 @@ public static class CurriculumReport
         ["peak_working_set_mb"] = result.PeakWorkingSetBytes / (1024 * 1024),
         ["seed"] = result.Seed,
         ["scale"] = result.Scale.Name,
-        ["final_losses"] = new JsonObject(result.LossCurves.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)Math.Round(kv.Value.TakeLast(10).Average(), 4)))),
+        ["final_losses"] = new JsonObject(result.LossCurves.Select(kv => KeyValuePair.Create(kv.Key,
+            (JsonNode?)Math.Round(kv.Value.TakeLast(Math.Max(1, kv.Value.Count / 10)).Average(), 4)))),
     };
 
     static JsonObject StageJson(StageResult stage) => new()
@@ -86,10 +87,13 @@ public static class CurriculumReport
         md.AppendLine("| " + string.Join(" | ", Columns.Select(c => c.Header)) + " |");
         md.AppendLine("|" + string.Concat(Columns.Select(_ => "---|")));
         foreach (var stage in All(r)) md.AppendLine("| " + string.Join(" | ", Columns.Select(c => c.Cell(stage))) + " |");
-        md.AppendLine().AppendLine("## Final training losses (mean of the last 10 steps)").AppendLine();
+        md.AppendLine().AppendLine("## Training losses (means of the first and last tenth of each phase's steps)").AppendLine();
         md.AppendLine("| phase | steps | first | last |").AppendLine("|---|---|---|---|");
         foreach (var (phase, curve) in r.LossCurves)
-            md.AppendLine($"| {phase} | {curve.Count} | {F(curve.Take(10).Average())} | {F(curve.TakeLast(10).Average())} |");
+        {
+            var tenth = Math.Max(1, curve.Count / 10);
+            md.AppendLine($"| {phase} | {curve.Count} | {F(curve.Take(tenth).Average())} | {F(curve.TakeLast(tenth).Average())} |");
+        }
         md.AppendLine().AppendLine("Loss curves are drawn in report.html.").AppendLine();
         var imageFolder = Path.Combine(r.OutputDir, "report-images");
         Directory.CreateDirectory(imageFolder);

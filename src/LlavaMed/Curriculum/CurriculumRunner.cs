@@ -80,7 +80,7 @@ public static class CurriculumRunner
         {
             var evaluationClock = Stopwatch.StartNew();
             Report(new($"evaluate-{name}", $"evaluating {name}: {set.VqaTest.Count} VQA, {set.Captions.Count} captions, {set.Chat.Count} chat questions"));
-            var evaluation = CurriculumEvaluation.Evaluate(folder, set);
+            var evaluation = CurriculumEvaluation.Evaluate(folder, set, Path.Combine(output, "answers", $"{name}.jsonl"));
             Report(new($"evaluate-{name}", $"{name}: closed accuracy {evaluation.ClosedAccuracy:0.000}, open recall {evaluation.OpenRecall:0.000}, "
                                             + $"caption F1 {evaluation.Captions.TokenF1:0.000}, chat F1 {evaluation.Chat.TokenF1:0.000}"));
             return new StageResult(name, folder, evaluation, trainSeconds, evaluationClock.Elapsed.TotalSeconds);
@@ -116,15 +116,15 @@ public static class CurriculumRunner
     {
         yield return TrainingStage.Alignment(corpus.Alignment, corpus.Images, startModel, Path.Combine(output, "stage1-alignment")) with
         {
-            Epochs = scale.AlignmentEpochs, BatchSize = 32, GradientAccumulation = 1, Seed = seed, MaxLength = 256,
+            Epochs = scale.AlignmentEpochs, BatchSize = 64, GradientAccumulation = 1, Seed = seed, MaxLength = 256,
         };
         yield return TrainingStage.Instruction(instructPath, corpus.Images, startModel, Path.Combine(output, "stage2-instruction")) with
         {
-            Epochs = scale.InstructionEpochs, LearningRate = 1e-3, BatchSize = 32, GradientAccumulation = 1, Seed = seed, MaxLength = 384,
+            Epochs = scale.InstructionEpochs, LearningRate = 1e-3, ProjectorLearningRate = 2e-3, BatchSize = 64, GradientAccumulation = 1, Seed = seed, MaxLength = 384,
         };
         yield return TrainingStage.Downstream(downstreamTrain, vqaImages, startModel, Path.Combine(output, "stage3-downstream")) with
         {
-            Epochs = scale.DownstreamEpochs, LearningRate = 1e-3, BatchSize = 32, GradientAccumulation = 1, Seed = seed, MaxLength = 256,
+            Epochs = scale.DownstreamEpochs, LearningRate = 1e-3, ProjectorLearningRate = 2e-3, BatchSize = 128, GradientAccumulation = 1, Seed = seed, MaxLength = 256,
         };
     }
 

@@ -53,11 +53,11 @@ public static class StartingModelBuilder
             WeightInitialization.Initialize(model, (ulong)seed);
             var pairs = VisionPairs(corpus);
             yield return new CurriculumProgress("vision", $"vision tower: caption-word pretraining on {pairs.Count} image-caption pairs, {scale.VisionEpochs} epochs");
-            foreach (var step in Pretraining.VisionTower(model, processor, tokenizer, pairs, scale.VisionEpochs, batchSize: 64, learningRate: 2e-3, seed))
+            foreach (var step in Pretraining.VisionTower(model, processor, tokenizer, pairs, scale.VisionEpochs, batchSize: 128, learningRate: 2e-3, seed))
                 yield return new CurriculumProgress("vision", "", step.Step, step.TotalSteps, step.Loss);
             var texts = LanguageTexts(corpus);
             yield return new CurriculumProgress("language", $"language model: next-token pretraining on {texts.Count} texts, {scale.LanguageEpochs} epochs");
-            foreach (var step in Pretraining.LanguageModel(model, tokenizer, texts, scale.LanguageEpochs, batchSize: 32, learningRate: 2e-3, seed))
+            foreach (var step in Pretraining.LanguageModel(model, tokenizer, texts, scale.LanguageEpochs, batchSize: 64, learningRate: 2e-3, seed))
                 yield return new CurriculumProgress("language", "", step.Step, step.TotalSteps, step.Loss);
             CheckpointWriter.Save(model, pretrained, tokenizerFolder, processorConfig, new JsonObject
             {
@@ -68,12 +68,12 @@ public static class StartingModelBuilder
         var generalAlignment = Path.Combine(folder, "general-alignment");
         var alignment = TrainingStage.Alignment(corpus.GeneralAlignment, corpus.GeneralImages, pretrained, generalAlignment) with
         {
-            Name = "general-alignment", Epochs = scale.GeneralAlignmentEpochs, BatchSize = 32, GradientAccumulation = 1, Seed = seed, MaxLength = 256,
+            Name = "general-alignment", Epochs = scale.GeneralAlignmentEpochs, BatchSize = 64, GradientAccumulation = 1, Seed = seed, MaxLength = 256,
         };
         foreach (var progress in RunStage(alignment)) yield return progress;
         var instruction = TrainingStage.Instruction(corpus.GeneralInstruct, corpus.GeneralImages, generalAlignment, Path.Combine(folder, ModelFolderName)) with
         {
-            Name = "general-instruction", Epochs = scale.GeneralInstructionEpochs, LearningRate = 1e-3, BatchSize = 32, GradientAccumulation = 1,
+            Name = "general-instruction", Epochs = scale.GeneralInstructionEpochs, LearningRate = 1e-3, ProjectorLearningRate = 2e-3, BatchSize = 64, GradientAccumulation = 1,
             Seed = seed, MaxLength = 256,
         };
         foreach (var progress in RunStage(instruction)) yield return progress;

@@ -4,7 +4,7 @@ using LlavaMed.Data.SelfInstruct;
 namespace LlavaMed.Data.Synthetic;
 
 /// <summary>The offline self-instruct author for the synthetic corpus: it looks the figure up by pair_id in the
-/// corpus's <c>findings.json</c> and writes a 3-5 turn conversation whose every answer is the figure's ground truth
+/// corpus's <c>findings.json</c> and writes a 4-10 turn conversation whose every answer is the figure's ground truth
 /// (modality, organ, finding, side, level, size, count, stain or colour), in varied phrasings. Where GPT-4 read a
 /// caption, this writer knows the picture, so stage 2 can teach a model to answer questions about images. The
 /// choice of questions and phrasings is a hash of the pair_id: the same figure always gets the same conversation.</summary>
@@ -84,11 +84,33 @@ public sealed class FindingConversationWriter : ISyntheticConversationWriter
                 pairs.Add(new(Pick($"What color is the {finding.Key}?", $"Describe the color of the {finding.Key}."),
                               $"The {finding.Key} is {record.Appearance}."));
         }
+        // Yes/no questions, as GPT-4's conversations ask them: about the true finding or another of the domain,
+        // and about the true modality or another domain's.
+        var asked = random.Next(2) == 0 && finding is not null ? finding.Key : spec.Findings[random.Next(spec.Findings.Count)].Key;
+        var askedPhrase = FigureText.WithArticle(asked);
+        pairs.Add(new(Pick($"Does the image show {askedPhrase}?", $"Is there evidence of {askedPhrase}?"),
+                      asked == record.Finding
+                          ? $"Yes, there {(FigureText.IsPlural(asked) ? "are" : "is")} {asked} in the image."
+                          : $"No, there is no {asked}. {(finding is null ? "The image is normal." : $"The main finding is {finding.Key}.")}"));
+        var otherModality = DomainCatalog.Domains[random.Next(DomainCatalog.Domains.Count)].Modality;
+        pairs.Add(new(Pick($"Was this image taken with {ModalityNoun(otherModality)}?", $"Is this {ModalityNoun(otherModality)}?"),
+                      otherModality == record.Modality ? $"Yes, this is {ModalityNoun(record.Modality)}."
+                                                       : $"No, this is {ModalityNoun(record.Modality)}, not {ModalityNoun(otherModality)}."));
         if (record.Domain == BiomedicalDomain.Histology)
             pairs.Add(new(Pick("What stain is used?", "How was this section stained?"),
                           $"The section is stained with {record.Appearance}, {DomainCatalog.StainName(record.Appearance!)}."));
         return pairs;
     }
+
+    /// <summary>The modality as a noun phrase ("an MRI", "a CT scan").</summary>
+    public static string ModalityNoun(string modality) => modality switch
+    {
+        "x-ray" => "an x-ray",
+        "ct" => "a CT scan",
+        "mri" => "an MRI",
+        "microscopy" => "a microscopy image",
+        _ => "a photograph",
+    };
 
     static string NumberWord(int n) => n switch { 2 => "two", 3 => "three", 4 => "four", _ => n.ToString(CultureInfo.InvariantCulture) };
 
