@@ -60,6 +60,7 @@ public static class CurriculumRunner
         var startFolder = Path.Combine(output, "starting-model");
         foreach (var p in StartingModelBuilder.Build(corpus, scale, options.Seed, startFolder)) Report(p);
         var startModel = Path.Combine(startFolder, StartingModelBuilder.ModelFolderName);
+        ReleaseMemory();
 
         var data = Path.Combine(output, "data");
         var (instructPath, notes) = WriteInstructionData(corpus, data, options.Seed);
@@ -96,6 +97,7 @@ public static class CurriculumRunner
             foreach (var p in StartingModelBuilder.RunStage(current)) Report(p);
             stages.Add(Evaluate(stage.Name, stage.OutputDir, stageClock.Elapsed.TotalSeconds));
             previous = stage.OutputDir;
+            ReleaseMemory();
         }
 
         using var self = Process.GetCurrentProcess();
@@ -105,6 +107,15 @@ public static class CurriculumRunner
         CurriculumReport.Write(result);
         Report(new("report", $"wrote {result.ReportMarkdownPath}, {result.ReportHtmlPath} and {result.MetricsPath}"));
         return result;
+    }
+
+    /// <summary>Frees what the finished phase left to the garbage collector (the pretraining's image cache, the
+    /// previous model's tensors awaiting finalisation) before the next model is loaded, which keeps the peak down.</summary>
+    static void ReleaseMemory()
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
     }
 
     sealed record VqaSplits(IReadOnlyList<LlavaSample> Train, IReadOnlyList<LlavaSample> Test, string ImageRoot);

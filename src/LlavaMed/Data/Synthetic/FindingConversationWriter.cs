@@ -99,6 +99,8 @@ public sealed class FindingConversationWriter : ISyntheticConversationWriter
         if (record.Domain == BiomedicalDomain.Histology)
             pairs.Add(new(Pick("What stain is used?", "How was this section stained?"),
                           $"The section is stained with {record.Appearance}, {DomainCatalog.StainName(record.Appearance!)}."));
+        // Any question may come first: a fixed order would teach a model to answer every first question alike.
+        random.Shuffle(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(pairs));
         return pairs;
     }
 
