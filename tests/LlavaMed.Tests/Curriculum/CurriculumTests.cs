@@ -72,6 +72,21 @@ public sealed class CurriculumTests : IDisposable
     }
 
     [Fact]
+    public void SameSeedGivesTheSameNumbers()
+    {
+        var cache = Path.Combine(temporary, "cache");
+        JsonArray Numbers(string name)
+        {
+            var result = CurriculumRunner.Run(new CurriculumOptions { OutputDir = Path.Combine(temporary, name), Quick = true, Seed = 2, CacheFolder = cache });
+            var metrics = CurriculumReport.Metrics(result);
+            return new JsonArray(metrics["stages"]!.AsArray().Append(metrics["starting_model"])
+                .Select(s => (JsonNode)new JsonObject { ["vqa"] = s!["vqa"]!.DeepClone(), ["captions"] = s["captions"]!.DeepClone(), ["chat"] = s["chat"]!.DeepClone() })
+                .ToArray());
+        }
+        Assert.Equal(Numbers("first").ToJsonString(), Numbers("second").ToJsonString());
+    }
+
+    [Fact]
     public void VqaRadWithoutRootIsAnError()
     {
         var error = new StringWriter();
