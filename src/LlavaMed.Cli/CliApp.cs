@@ -10,6 +10,7 @@ public static class CliApp
     {
         AskCommand.Create(),
         ChatCommand.Create(),
+        CurriculumCommand.Create(),
         DataCommand.Create(),
         EvalCommand.Create(),
         InspectCommand.Create(),

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using LlavaMed.Data.SelfInstruct;
+using LlavaMed.Data.Synthetic;
 using LlavaMed.Llm;
 using Microsoft.Extensions.AI;
 
@@ -47,6 +48,11 @@ public static class SelfInstructCommand
             if (parse.GetValue(subset) is { } count) figures = SelfInstructGenerator.Subset(figures, count, parse.GetValue(seed));
 
             var providerOptions = provider.Resolve(parse);
+            // A synthetic corpus's captions come with their ground truth (findings.json): the offline provider then
+            // writes conversations from the truth instead of from the caption's sentences.
+            if (providerOptions is { Provider: ChatProvider.Synthetic, SyntheticWriter: null }
+                && FindingConversationWriter.ForCaptionsFile(parse.GetValue(captions)!) is { } findingWriter)
+                providerOptions = providerOptions with { SyntheticWriter = findingWriter };
             using var client = ChatClientFactory.Create(providerOptions);
             var prompt = SelfInstructPrompt.Load(parse.GetValue(systemPrompt), parse.GetValue(fewShot));
             var generator = new SelfInstructGenerator(client, prompt, CleaningRules.Load(parse.GetValue(rules)),

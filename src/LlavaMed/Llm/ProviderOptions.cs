@@ -52,7 +52,7 @@ public sealed record ProviderOptions
     /// (Azure OpenAI has none: its deployment name must be given).</summary>
     public string ResolvedModel => Model ?? Provider switch
     {
-        ChatProvider.Synthetic => "synthetic-caption",
+        ChatProvider.Synthetic => SyntheticWriter?.Name ?? "synthetic-caption",
         ChatProvider.OpenAI => "gpt-4o",
         ChatProvider.AzureOpenAI => throw new ArgumentException("--model (the Azure OpenAI deployment name) is required for azure-openai"),
         ChatProvider.Ollama => "llama3.1",

@@ -1,0 +1,72 @@
+using LlavaMed.Data.Synthetic;
+using LlavaMed.Models;
+
+namespace LlavaMed.Curriculum;
+
+/// <summary>What <see cref="CurriculumRunner.Run"/> does: where it writes, the seed, and the scale (full or quick).
+/// <see cref="VqaRoot"/> names a VQA-RAD folder (trainset.json, testset.json, images/) for stage 3 and its
+/// evaluation instead of the synthetic VQA split.</summary>
+public sealed record CurriculumOptions
+{
+    public required string OutputDir { get; init; }
+    public int Seed { get; init; }
+    public bool Quick { get; init; }
+    /// <summary>Where the generated corpus is cached (default: the workbench cache).</summary>
+    public string? CacheFolder { get; init; }
+    public string? VqaRoot { get; init; }
+
+    public CurriculumScale Scale => Quick ? CurriculumScale.QuickRun : CurriculumScale.Full;
+}
+
+/// <summary>Sizes of one curriculum run: corpus, model, and the epochs of each pretraining loop and stage. The
+/// quick scale runs the same code on a corpus and schedule small enough for CI.</summary>
+public sealed record CurriculumScale
+{
+    public required string Name { get; init; }
+    public required SyntheticCorpusOptions Corpus { get; init; }
+    public int VocabularySize { get; init; } = 1000;
+    public int HiddenSize { get; init; } = 128;
+    public int Layers { get; init; } = 2;
+    public int VisionHidden { get; init; } = 128;
+    public int VisionLayers { get; init; } = 2;
+    public int ImageSize { get; init; } = 112;
+    public int PatchSize { get; init; } = 28;
+    public int VisionEpochs { get; init; } = 12;
+    public int LanguageEpochs { get; init; } = 1;
+    public int GeneralAlignmentEpochs { get; init; } = 2;
+    public int GeneralInstructionEpochs { get; init; } = 3;
+    public int AlignmentEpochs { get; init; } = 2;
+    public int InstructionEpochs { get; init; } = 2;
+    public int DownstreamEpochs { get; init; } = 3;
+    /// <summary>Test questions evaluated after each stage (0: all).</summary>
+    public int VqaTestQuestions { get; init; } = 500;
+    /// <summary>Held-out figures captioned and chat questions answered after each stage.</summary>
+    public int CaptionFigures { get; init; } = 40;
+    public int ChatQuestions { get; init; } = 40;
+
+    public static CurriculumScale Full { get; } = new() { Name = "full", Corpus = new SyntheticCorpusOptions() };
+
+    public static CurriculumScale QuickRun { get; } = new()
+    {
+        Name = "quick", Corpus = new SyntheticCorpusOptions(Figures: 150, GeneralScenes: 60, ChatEvalFigures: 10),
+        VocabularySize = 400, HiddenSize = 64, VisionHidden = 32, ImageSize = 56, PatchSize = 14,
+        VisionEpochs = 2, LanguageEpochs = 1, GeneralAlignmentEpochs = 1, GeneralInstructionEpochs = 1, AlignmentEpochs = 1,
+        InstructionEpochs = 1, DownstreamEpochs = 1,
+        VqaTestQuestions = 60, CaptionFigures = 4, ChatQuestions = 8,
+    };
+
+    /// <summary>A small Mistral-style LLaVA (GQA 4/2 heads, SwiGLU) with a CLIP tower and an mlp2x_gelu projector.
+    /// The projector reads the tower's last layer (select layer -1): with a two-layer tower, LLaVA's -2 would leave
+    /// half of it unused.</summary>
+    public LlavaConfig ModelConfig(int vocabularySize) => new()
+    {
+        VocabSize = vocabularySize, HiddenSize = HiddenSize, IntermediateSize = HiddenSize * 8 / 3 / 8 * 8, NumHiddenLayers = Layers,
+        NumAttentionHeads = 4, NumKeyValueHeads = 2, MaxPositionEmbeddings = 1024, TokenizerModelMaxLength = 512,
+        MmHiddenSize = VisionHidden, MmVisionSelectLayer = -1,
+        Vision = new ClipVisionConfig
+        {
+            HiddenSize = VisionHidden, IntermediateSize = VisionHidden * 2, NumHiddenLayers = VisionLayers,
+            NumAttentionHeads = 4, ImageSize = ImageSize, PatchSize = PatchSize,
+        },
+    };
+}

@@ -1,0 +1,163 @@
+using System.Globalization;
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using LlavaMed.Checkpoints;
+using LlavaMed.Plotting;
+
+namespace LlavaMed.Curriculum;
+
+/// <summary>Writes a run's <c>metrics.json</c>, <c>report.md</c> (images copied beside it) and a self-contained
+/// <c>report.html</c> (plotly embedded by <see cref="Charts"/>, images as base64).</summary>
+public static class CurriculumReport
+{
+    static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+
+    public static void Write(CurriculumResult result)
+    {
+        CheckpointWriter.WriteAtomically(result.MetricsPath, Metrics(result).ToJsonString(Indented) + "\n");
+        CheckpointWriter.WriteAtomically(result.ReportMarkdownPath, Markdown(result));
+        CheckpointWriter.WriteAtomically(result.ReportHtmlPath, Html(result));
+    }
+
+    /// <summary><c>{"stages": [{"name", "vqa": {"llava-med-v1", "strict"}, "captions", "chat", ...}], "starting_model": {...},
+    /// "wall_seconds", "peak_working_set_mb", ...}</c>.</summary>
+    public static JsonObject Metrics(CurriculumResult result) => new()
+    {
+        ["stages"] = new JsonArray(result.Stages.Select(s => (JsonNode)StageJson(s)).ToArray()),
+        ["starting_model"] = StageJson(result.Start),
+        ["wall_seconds"] = Math.Round(result.WallSeconds, 1),
+        ["peak_working_set_mb"] = result.PeakWorkingSetBytes / (1024 * 1024),
+        ["seed"] = result.Seed,
+        ["scale"] = result.Scale.Name,
+        ["final_losses"] = new JsonObject(result.LossCurves.Select(kv => KeyValuePair.Create(kv.Key,
+            (JsonNode?)Math.Round(kv.Value.TakeLast(Math.Max(1, kv.Value.Count / 10)).Average(), 4)))),
+    };
+
+    static JsonObject StageJson(StageResult stage) => new()
+    {
+        ["name"] = stage.Name,
+        ["vqa"] = stage.Evaluation.Vqa.ToJson(),
+        ["captions"] = stage.Evaluation.Captions.ToJson(),
+        ["chat"] = stage.Evaluation.Chat.ToJson(),
+        ["train_seconds"] = Math.Round(stage.TrainSeconds, 1),
+        ["evaluate_seconds"] = Math.Round(stage.EvaluateSeconds, 1),
+    };
+
+    static IEnumerable<StageResult> All(CurriculumResult result) => result.Stages.Prepend(result.Start);
+
+    static string F(double? value) => value is null ? "-" : value.Value.ToString("0.000", CultureInfo.InvariantCulture);
+
+    static readonly (string Header, Func<StageResult, string> Cell)[] Columns =
+    [
+        ("model", s => s.Name == "general" ? "starting model (general)" : s.Name),
+        ("closed acc (v1)", s => F(s.Evaluation.Vqa.LlavaMedV1?.ClosedAccuracy)),
+        ("open recall (v1)", s => F(s.Evaluation.Vqa.LlavaMedV1?.OpenRecall)),
+        ("closed acc (strict)", s => F(s.Evaluation.Vqa.Strict?.ClosedAccuracy)),
+        ("open exact (strict)", s => F(s.Evaluation.Vqa.Strict?.OpenExactMatch)),
+        ("open F1 (strict)", s => F(s.Evaluation.Vqa.Strict?.OpenTokenF1)),
+        ("caption F1", s => F(s.Evaluation.Captions.TokenF1)),
+        ("caption BLEU-4", s => F(s.Evaluation.Captions.Bleu)),
+        ("chat F1", s => F(s.Evaluation.Chat.TokenF1)),
+        ("train s", s => s.TrainSeconds.ToString("0", CultureInfo.InvariantCulture)),
+    ];
+
+    static string Intro(CurriculumResult r) =>
+        $"Scale `{r.Scale.Name}`, seed {r.Seed}: wall time {r.WallSeconds:0} s, peak working set {r.PeakWorkingSetBytes / (1024 * 1024)} MB. "
+        + $"Model: decoder hidden {r.Scale.HiddenSize}, {r.Scale.Layers} layers (GQA 4/2), CLIP {r.Scale.ImageSize} px / patch {r.Scale.PatchSize}, "
+        + $"tower hidden {r.Scale.VisionHidden} x {r.Scale.VisionLayers} layers, mlp2x_gelu projector, {r.Scale.VocabularySize}-piece SentencePiece tokenizer.";
+
+    const string Method =
+        "The starting model plays the general LLaVA that LLaVA-Med starts from. Its vision tower was pretrained to predict the words of "
+        + "each image's caption (general scenes and the training figures' alignment captions, as BiomedCLIP and PMC-CLIP pretrain on "
+        + "figure-caption pairs): LLaVA-Med keeps the tower frozen in every stage, so it must already see organs, findings, sides, sizes and "
+        + "counts. Its language model was pretrained on text alone, and it went through LLaVA's two stages on the general scenes (projector "
+        + "alignment on captions, instruction tuning on conversations). The curriculum then runs stage 1 (projector only, plain template, "
+        + "figure captions), stage 2 (projector + LM, self-instruct conversations written offline from each figure's ground truth) and stage 3 "
+        + "(projector + LM, VQA train split). Every model is evaluated on held-out figures: VQA test split (both metric sets), captions "
+        + "(plain template, strict token F1 and BLEU-4 against the reference caption) and qa50-style chat questions (token F1 against the reference answer).";
+
+    static string Markdown(CurriculumResult r)
+    {
+        var md = new StringBuilder();
+        md.AppendLine("# LLaVA-Med curriculum report").AppendLine().AppendLine(Intro(r)).AppendLine().AppendLine(Method).AppendLine();
+        foreach (var note in r.DataNotes) md.AppendLine($"- {note}");
+        md.AppendLine().AppendLine("## Metrics after each stage").AppendLine();
+        md.AppendLine("| " + string.Join(" | ", Columns.Select(c => c.Header)) + " |");
+        md.AppendLine("|" + string.Concat(Columns.Select(_ => "---|")));
+        foreach (var stage in All(r)) md.AppendLine("| " + string.Join(" | ", Columns.Select(c => c.Cell(stage))) + " |");
+        md.AppendLine().AppendLine("## Training losses (means of the first and last tenth of each phase's steps)").AppendLine();
+        md.AppendLine("| phase | steps | first | last |").AppendLine("|---|---|---|---|");
+        foreach (var (phase, curve) in r.LossCurves)
+        {
+            var tenth = Math.Max(1, curve.Count / 10);
+            md.AppendLine($"| {phase} | {curve.Count} | {F(curve.Take(tenth).Average())} | {F(curve.TakeLast(tenth).Average())} |");
+        }
+        md.AppendLine().AppendLine("Loss curves are drawn in report.html.").AppendLine();
+        var imageFolder = Path.Combine(r.OutputDir, "report-images");
+        Directory.CreateDirectory(imageFolder);
+        string Image(string path)
+        {
+            var name = Path.GetFileName(path);
+            File.Copy(path, Path.Combine(imageFolder, name), overwrite: true);
+            return $"![{name}](report-images/{name})";
+        }
+        md.AppendLine("## Example answers (VQA test split)").AppendLine();
+        foreach (var (example, index) in r.Start.Evaluation.VqaExamples.Select((e, i) => (e, i)))
+        {
+            md.AppendLine($"{Image(example.Image)}").AppendLine().AppendLine($"**Q:** {example.Question} **Reference:** {example.Reference}").AppendLine();
+            foreach (var stage in All(r)) md.AppendLine($"- {stage.Name}: {Escape(stage.Evaluation.VqaExamples[index].Answer)}");
+            md.AppendLine();
+        }
+        md.AppendLine("## Example captions and chat answers (held-out figures)").AppendLine();
+        foreach (var (kind, pick) in new (string, Func<StageEvaluation, TextScores>)[] { ("caption", e => e.Captions), ("chat", e => e.Chat) })
+            foreach (var (example, index) in pick(r.Start.Evaluation).Examples.Select((e, i) => (e, i)))
+            {
+                md.AppendLine($"{Image(example.Image)}").AppendLine().AppendLine($"**{kind}** {(kind == "chat" ? $"**Q:** {example.Question} " : "")}**Reference:** {example.Reference}").AppendLine();
+                foreach (var stage in All(r)) md.AppendLine($"- {stage.Name}: {Escape(pick(stage.Evaluation).Examples[index].Answer)}");
+                md.AppendLine();
+            }
+        return md.ToString();
+    }
+
+    static string Escape(string text) => text.Length == 0 ? "(empty)" : text.Replace("|", "\\|").Replace("\n", " ");
+
+    static string Html(CurriculumResult r)
+    {
+        string E(string text) => WebUtility.HtmlEncode(text);
+        string Img(string path) => $"<img src=\"data:image/png;base64,{Convert.ToBase64String(File.ReadAllBytes(path))}\" width=\"112\">";
+        var html = new StringBuilder();
+        html.Append("<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>LLaVA-Med curriculum report</title>")
+            .Append("<style>body{font-family:sans-serif;max-width:1100px;margin:auto}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px}</style></head><body>")
+            .Append("<h1>LLaVA-Med curriculum report</h1>").Append($"<p>{E(Intro(r))}</p><p>{E(Method)}</p><ul>");
+        foreach (var note in r.DataNotes) html.Append($"<li>{E(note)}</li>");
+        html.Append("</ul><h2>Metrics after each stage</h2><table><tr>");
+        foreach (var column in Columns) html.Append($"<th>{E(column.Header)}</th>");
+        html.Append("</tr>");
+        foreach (var stage in All(r)) html.Append("<tr>").Append(string.Concat(Columns.Select(c => $"<td>{E(c.Cell(stage))}</td>"))).Append("</tr>");
+        html.Append("</table><h2>Loss curves</h2>");
+        var series = r.LossCurves.Select(kv => new LineSeries(kv.Key, kv.Value.Select((_, i) => (double)(i + 1) / kv.Value.Count).ToArray(), kv.Value));
+        html.Append(Charts.Lines(series, "Training loss per phase", "fraction of the phase", "loss").Html);
+        html.Append("<h2>Example answers (VQA test split)</h2><table><tr><th>image</th><th>question / reference</th>");
+        foreach (var stage in All(r)) html.Append($"<th>{E(stage.Name)}</th>");
+        html.Append("</tr>");
+        void Rows(Func<StageEvaluation, IReadOnlyList<ExampleAnswer>> pick)
+        {
+            foreach (var (example, index) in pick(r.Start.Evaluation).Select((e, i) => (e, i)))
+            {
+                html.Append($"<tr><td>{Img(example.Image)}</td><td>{E(example.Question)}<br><i>{E(example.Reference)}</i></td>");
+                foreach (var stage in All(r)) html.Append($"<td>{E(pick(stage.Evaluation)[index].Answer)}</td>");
+                html.Append("</tr>");
+            }
+        }
+        Rows(e => e.VqaExamples);
+        html.Append("</table><h2>Captions and chat answers (held-out figures)</h2><table><tr><th>image</th><th>question / reference</th>");
+        foreach (var stage in All(r)) html.Append($"<th>{E(stage.Name)}</th>");
+        html.Append("</tr>");
+        Rows(e => e.Captions.Examples);
+        Rows(e => e.Chat.Examples);
+        html.Append("</table></body></html>\n");
+        return html.ToString();
+    }
+}

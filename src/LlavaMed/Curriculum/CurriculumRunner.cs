@@ -1,0 +1,182 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using LlavaMed.Data;
+using LlavaMed.Data.SelfInstruct;
+using LlavaMed.Data.Synthetic;
+using LlavaMed.Llm;
+using LlavaMed.Text;
+using LlavaMed.Training;
+using LlavaMed.Workbench;
+
+namespace LlavaMed.Curriculum;
+
+/// <summary>One evaluated model of the run: the starting model ("general") or a stage's output.</summary>
+public sealed record StageResult(string Name, string ModelFolder, StageEvaluation Evaluation, double TrainSeconds, double EvaluateSeconds);
+
+/// <summary>What a curriculum run produced: the starting model's and each stage's evaluation, the loss curves
+/// (per phase, one value per optimiser step), the run's wall time and peak memory, and the files written.</summary>
+public sealed record CurriculumResult(string OutputDir, CurriculumScale Scale, int Seed, StageResult Start, IReadOnlyList<StageResult> Stages,
+                                      IReadOnlyDictionary<string, IReadOnlyList<double>> LossCurves, IReadOnlyList<string> DataNotes,
+                                      double WallSeconds, long PeakWorkingSetBytes)
+{
+    public string MetricsPath => Path.Combine(OutputDir, "metrics.json");
+    public string ReportMarkdownPath => Path.Combine(OutputDir, "report.md");
+    public string ReportHtmlPath => Path.Combine(OutputDir, "report.html");
+}
+
+/// <summary>The LLaVA-Med curriculum end to end on the built-in synthetic corpus: generate (or reuse) the corpus,
+/// build the general starting model, write the stage data (truth-based self-instruct conversations, VQA in the
+/// downstream layout), run stage 1 (alignment: projector only, plain template, figure captions), stage 2
+/// (instruction: projector + LM on the conversations) and stage 3 (downstream: projector + LM on the VQA train
+/// split), evaluate the starting model and every stage on held-out figures, and write report.md, report.html and
+/// metrics.json.</summary>
+public static class CurriculumRunner
+{
+    public static readonly IReadOnlyList<string> StageNames = ["alignment", "instruction", "downstream"];
+
+    public static CurriculumResult Run(CurriculumOptions options, IProgress<CurriculumProgress>? progress = null)
+    {
+        var clock = Stopwatch.StartNew();
+        var scale = options.Scale;
+        var output = Path.GetFullPath(options.OutputDir);
+        Directory.CreateDirectory(output);
+        var losses = new Dictionary<string, List<double>>();
+        void Report(CurriculumProgress p)
+        {
+            if (p.IsTrainingStep)
+            {
+                if (!losses.TryGetValue(p.Phase, out var curve)) losses[p.Phase] = curve = [];
+                curve.Add(p.Loss);
+            }
+            progress?.Report(p);
+        }
+
+        var corpusOptions = scale.Corpus with { Seed = options.Seed };
+        var cache = options.CacheFolder ?? Path.Combine(WorkbenchPaths.CacheRoot(), "synthetic");
+        var summary = SyntheticCorpus.EnsureGenerated(cache, corpusOptions);
+        var corpus = summary.Layout;
+        Report(new("corpus", $"{(summary.FromCache ? "reused" : "generated")} corpus {corpus.Root}"));
+
+        var startFolder = Path.Combine(output, "starting-model");
+        foreach (var p in StartingModelBuilder.Build(corpus, scale, options.Seed, startFolder)) Report(p);
+        var startModel = Path.Combine(startFolder, StartingModelBuilder.ModelFolderName);
+        ReleaseMemory();
+
+        var data = Path.Combine(output, "data");
+        var (instructPath, notes) = WriteInstructionData(corpus, data, options.Seed);
+        var vqa = options.VqaRoot is null
+            ? new VqaSplits(ReadVqa(corpus.VqaTrain), ReadVqa(corpus.VqaTest), corpus.Images)
+            : new VqaSplits(ReadVqa(Path.Combine(options.VqaRoot, "trainset.json")), ReadVqa(Path.Combine(options.VqaRoot, "testset.json")),
+                            Path.Combine(options.VqaRoot, VqaRad.ImageFolder));
+        var downstreamTrain = Path.Combine(data, "downstream", "train.json");
+        Directory.CreateDirectory(Path.GetDirectoryName(downstreamTrain)!);
+        DownstreamFormat.Write(downstreamTrain, vqa.Train);
+        var test = options.VqaRoot is null && scale.VqaTestQuestions > 0 ? Stride(vqa.Test, scale.VqaTestQuestions) : vqa.Test;
+        DownstreamFormat.Write(Path.Combine(data, "downstream", "test.json"), test);
+        notes.Add($"stage 3 data: {vqa.Train.Count} training questions; evaluated on {test.Count} test questions ({test.Count(q => q.IsClosed)} closed)");
+        var set = new EvaluationSet(test, vqa.ImageRoot, CaptionSet(corpus, scale.CaptionFigures), ChatSet(corpus, scale.ChatQuestions), corpus.Images);
+        foreach (var note in notes) Report(new("data", note));
+
+        StageResult Evaluate(string name, string folder, double trainSeconds)
+        {
+            var evaluationClock = Stopwatch.StartNew();
+            Report(new($"evaluate-{name}", $"evaluating {name}: {set.VqaTest.Count} VQA, {set.Captions.Count} captions, {set.Chat.Count} chat questions"));
+            var evaluation = CurriculumEvaluation.Evaluate(folder, set, Path.Combine(output, "answers", $"{name}.jsonl"));
+            Report(new($"evaluate-{name}", $"{name}: closed accuracy {evaluation.ClosedAccuracy:0.000}, open recall {evaluation.OpenRecall:0.000}, "
+                                            + $"caption F1 {evaluation.Captions.TokenF1:0.000}, chat F1 {evaluation.Chat.TokenF1:0.000}"));
+            return new StageResult(name, folder, evaluation, trainSeconds, evaluationClock.Elapsed.TotalSeconds);
+        }
+
+        var start = Evaluate("general", startModel, 0);
+        var stages = new List<StageResult>();
+        var previous = startModel;
+        foreach (var stage in Stages(scale, options.Seed, corpus, instructPath, downstreamTrain, vqa.ImageRoot, previous, output))
+        {
+            var stageClock = Stopwatch.StartNew();
+            var current = stage with { InitFrom = previous };
+            foreach (var p in StartingModelBuilder.RunStage(current)) Report(p);
+            stages.Add(Evaluate(stage.Name, stage.OutputDir, stageClock.Elapsed.TotalSeconds));
+            previous = stage.OutputDir;
+            ReleaseMemory();
+        }
+
+        using var self = Process.GetCurrentProcess();
+        var result = new CurriculumResult(output, scale, options.Seed, start, stages,
+                                          losses.ToDictionary(kv => kv.Key, kv => (IReadOnlyList<double>)kv.Value), notes,
+                                          clock.Elapsed.TotalSeconds, self.PeakWorkingSet64);
+        CurriculumReport.Write(result);
+        Report(new("report", $"wrote {result.ReportMarkdownPath}, {result.ReportHtmlPath} and {result.MetricsPath}"));
+        return result;
+    }
+
+    /// <summary>Frees what the finished phase left to the garbage collector (the pretraining's image cache, the
+    /// previous model's tensors awaiting finalisation) before the next model is loaded, which keeps the peak down.</summary>
+    static void ReleaseMemory()
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+    }
+
+    sealed record VqaSplits(IReadOnlyList<LlavaSample> Train, IReadOnlyList<LlavaSample> Test, string ImageRoot);
+
+    /// <summary>The three stages with small-model presets: the paper's recipe (what trains, templates, data), with
+    /// learning rates and epochs for a model of this size trained from a small start.</summary>
+    public static IEnumerable<TrainingStage> Stages(CurriculumScale scale, int seed, SyntheticCorpusLayout corpus, string instructPath,
+                                                    string downstreamTrain, string vqaImages, string startModel, string output)
+    {
+        yield return TrainingStage.Alignment(corpus.Alignment, corpus.Images, startModel, Path.Combine(output, "stage1-alignment")) with
+        {
+            Epochs = scale.AlignmentEpochs, BatchSize = 64, GradientAccumulation = 1, Seed = seed, MaxLength = 256,
+        };
+        yield return TrainingStage.Instruction(instructPath, corpus.Images, startModel, Path.Combine(output, "stage2-instruction")) with
+        {
+            Epochs = scale.InstructionEpochs, LearningRate = 1e-3, ProjectorLearningRate = 2e-3, BatchSize = 64, GradientAccumulation = 1, Seed = seed, MaxLength = 384,
+        };
+        yield return TrainingStage.Downstream(downstreamTrain, vqaImages, startModel, Path.Combine(output, "stage3-downstream")) with
+        {
+            Epochs = scale.DownstreamEpochs, LearningRate = 1e-3, ProjectorLearningRate = 2e-3, BatchSize = 128, GradientAccumulation = 1, Seed = seed, MaxLength = 256,
+        };
+    }
+
+    /// <summary>Runs the self-instruct pipeline offline with the truth-based writer over the training figures'
+    /// captions and writes the conversations (images renamed to the corpus's files).</summary>
+    static (string Path, List<string> Notes) WriteInstructionData(SyntheticCorpusLayout corpus, string data, int seed)
+    {
+        var findings = corpus.ReadFindings();
+        var images = findings.ToDictionary(f => f.PairId, f => f.Image);
+        var provider = new ProviderOptions { Provider = ChatProvider.Synthetic, SyntheticWriter = new FindingConversationWriter(findings), MaxAttempts = 1 };
+        using var client = ChatClientFactory.Create(provider);
+        var generator = new SelfInstructGenerator(client, SelfInstructPrompt.Load(), CleaningRules.Load(), ChatClientFactory.RequestOptions(provider));
+        var (figures, _) = FigureCaptionRecord.ReadFile(corpus.InstructFigCaptions, skipBadRecords: false);
+        var result = generator.RunAsync(figures, new SelfInstructOptions { Seed = seed, Concurrency = 1 }).GetAwaiter().GetResult();
+        if (result.Failed > 0)
+            throw new InvalidOperationException($"self-instruct failed for {result.Failed} figures, e.g. {result.Items.First(i => i.Status == SelfInstructStatus.Failed).Problems.FirstOrDefault()}");
+        var path = Path.Combine(data, "instruct", "llava_med_instruct.json");
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        SelfInstructGenerator.WriteSamples(path, result.Samples.Select(s => s with { Image = images[s.Id] }));
+        return (path, [$"stage 2 data: {result.Kept} conversations ({result.PairsKept} of {result.PairsParsed} question-answer pairs kept by the cleaning rules) "
+                       + $"from {figures.Count} training figures, written by {provider.SyntheticWriter.Name}"]);
+    }
+
+    static IReadOnlyList<LlavaSample> ReadVqa(string path) =>
+        VqaRad.Read(path).Select(q => DownstreamFormat.ToSample(q.ToVqaItem(), closedOptions: false)).ToList();
+
+    /// <summary>Every k-th item, so a shortened evaluation still spans all figures and question types.</summary>
+    static IReadOnlyList<T> Stride<T>(IReadOnlyList<T> items, int count) =>
+        count >= items.Count ? items : Enumerable.Range(0, count).Select(i => items[(int)((long)i * items.Count / count)]).ToList();
+
+    /// <summary>Held-out figures with their captions (the chat set carries the test figures' captions).</summary>
+    static IReadOnlyList<LlavaSample> CaptionSet(SyntheticCorpusLayout corpus, int count) =>
+        Stride(ChatLines(corpus).DistinctBy(l => l["image"]!.GetValue<string>()).Select(l => new LlavaSample(
+            l["pair_id"]!.GetValue<string>(), l["image"]!.GetValue<string>(),
+            [ConversationTurn.Human(LlavaTokenizer.ImagePlaceholder), ConversationTurn.Gpt(l["fig_caption"]!.GetValue<string>())])).ToList(), count);
+
+    static IReadOnlyList<LlavaSample> ChatSet(SyntheticCorpusLayout corpus, int count) =>
+        Stride(ChatLines(corpus).Select(l => new LlavaSample(
+            l["question_id"]!.ToJsonString(), l["image"]!.GetValue<string>(),
+            [ConversationTurn.Human(l["text"]!.GetValue<string>()), ConversationTurn.Gpt(l["gpt4_answer"]!.GetValue<string>())])).ToList(), count);
+
+    static IEnumerable<JsonNode> ChatLines(SyntheticCorpusLayout corpus) =>
+        File.ReadLines(corpus.ChatEval).Where(l => l.Length > 0).Select(l => JsonNode.Parse(l)!);
+}

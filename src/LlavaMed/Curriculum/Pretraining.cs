@@ -1,0 +1,127 @@
+using LlavaMed.Images;
+using LlavaMed.Models;
+using LlavaMed.Text;
+using LlavaMed.Training;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace LlavaMed.Curriculum;
+
+/// <summary>One optimiser step of a pretraining loop (the curriculum's stage-0 model).</summary>
+public sealed record PretrainingStep(string Phase, int Epoch, int Step, int TotalSteps, double Loss);
+
+/// <summary>An image and the caption written for it.</summary>
+public sealed record ImageCaption(string ImagePath, string Caption);
+
+/// <summary>The two loops that build the general starting model outside <see cref="StageTrainer"/>: the vision
+/// tower trained to predict the words of its image's caption, and the language model trained on text alone.
+/// Both are seeded (shuffles from <c>System.Random(seed, epoch)</c>, the head's weights from a private generator)
+/// and run every step in a dispose scope, so the same seed gives the same weights.</summary>
+public static class Pretraining
+{
+    /// <summary>Caption-word pretraining of the vision tower (the bag-of-words objective CLIP's authors compared
+    /// their contrastive loss with, and VirTex-style caption supervision): a linear head over the flattened patch
+    /// features (so where something is matters, not only what) predicts which vocabulary pieces the caption holds,
+    /// with a multi-label cross-entropy. Small batches of near-identical synthetic captions make a contrastive loss
+    /// mostly false negatives; predicting the words needs no negatives. The head is thrown away afterwards.</summary>
+    public static IEnumerable<PretrainingStep> VisionTower(LlavaForCausalLM model, ClipImageProcessor processor, LlavaTokenizer tokenizer,
+                                                          IReadOnlyList<ImageCaption> pairs, int epochs, int batchSize, double learningRate, int seed)
+    {
+        var tower = model.Model.VisionTower;
+        var vision = model.Config.Vision;
+        var pixels = new float[pairs.Count][];
+        Parallel.For(0, pairs.Count, i => pixels[i] = processor.Preprocess(RgbImage.Load(pairs[i].ImagePath)));
+        var targets = pairs.Select(p => tokenizer.Encode(p.Caption, addBos: false).Where(id => !tokenizer.IsSpecial(id)).Distinct().ToArray()).ToList();
+
+        using var head = nn.Linear(vision.NumPatches * vision.HiddenSize, tokenizer.VocabularySize);
+        WeightInitialization.Initialize(head, (ulong)seed + 17);
+        foreach (var (_, parameter) in model.named_parameters()) parameter.requires_grad = false;
+        var parameters = tower.parameters().Concat(head.parameters()).ToList();
+        foreach (var parameter in parameters) parameter.requires_grad = true;
+        using var optimizer = optim.AdamW(parameters, learningRate, weight_decay: 0.01);
+        tower.train();
+        int stepsPerEpoch = (pairs.Count + batchSize - 1) / batchSize, total = stepsPerEpoch * epochs, step = 0;
+        for (int epoch = 0; epoch < epochs; epoch++)
+        {
+            foreach (var batch in Shuffled(pairs.Count, seed, epoch).Chunk(batchSize))
+            {
+                double loss;
+                using (var scope = NewDisposeScope())
+                {
+                    SetLearningRate(optimizer, learningRate, step, total);
+                    var input = ClipImageProcessor.ToBatchTensor(batch.Select(i => pixels[i]).ToList(), processor.Config.CropHeight, processor.Config.CropWidth);
+                    var features = tower.SelectFeatures(input).flatten(1);
+                    var logits = head.forward(features);
+                    var multiHot = new float[batch.Length * tokenizer.VocabularySize];
+                    for (int row = 0; row < batch.Length; row++)
+                        foreach (var id in targets[batch[row]]) multiHot[row * tokenizer.VocabularySize + id] = 1f;
+                    var target = tensor(multiHot, [batch.Length, tokenizer.VocabularySize]);
+                    var value = nn.functional.binary_cross_entropy_with_logits(logits, target, reduction: nn.Reduction.Sum) / batch.Length;
+                    optimizer.zero_grad();
+                    value.backward();
+                    nn.utils.clip_grad_norm_(parameters, 1.0);
+                    optimizer.step();
+                    loss = value.item<float>();
+                }
+                yield return new PretrainingStep("vision", epoch, ++step, total, loss);
+            }
+        }
+        tower.eval();
+        foreach (var (_, parameter) in model.named_parameters()) parameter.requires_grad = true;
+    }
+
+    /// <summary>Next-token pretraining of the language model (embeddings, decoder, head) on plain text: each text is
+    /// BOS + pieces + EOS, cut at <paramref name="maxLength"/>; the tower and projector are untouched.</summary>
+    public static IEnumerable<PretrainingStep> LanguageModel(LlavaForCausalLM model, LlavaTokenizer tokenizer, IReadOnlyList<string> texts,
+                                                            int epochs, int batchSize, double learningRate, int seed, int maxLength = 160)
+    {
+        var rows = texts.Select(t => tokenizer.Encode(t, addBos: true, addEos: true).Take(maxLength).Select(id => (long)id).ToArray()).ToList();
+        var parameters = new List<Parameter>();
+        foreach (var (name, parameter) in model.named_parameters())
+        {
+            bool trains = !name.StartsWith("model.vision_tower", StringComparison.Ordinal) && !name.StartsWith("model.mm_projector", StringComparison.Ordinal);
+            parameter.requires_grad = trains;
+            if (trains) parameters.Add(parameter);
+        }
+        using var optimizer = optim.AdamW(parameters, learningRate, weight_decay: 0.01);
+        model.train();
+        int stepsPerEpoch = (rows.Count + batchSize - 1) / batchSize, total = stepsPerEpoch * epochs, step = 0;
+        for (int epoch = 0; epoch < epochs; epoch++)
+        {
+            foreach (var batch in Shuffled(rows.Count, seed, epoch).Chunk(batchSize))
+            {
+                double loss;
+                using (var scope = NewDisposeScope())
+                {
+                    SetLearningRate(optimizer, learningRate, step, total);
+                    var ids = batch.Select(i => rows[i]).ToList();
+                    using var inputs = model.PrepareInputs(ids, null, ids, PaddingSide.Right);
+                    var value = model.Forward(inputs).Loss!;
+                    optimizer.zero_grad();
+                    value.backward();
+                    nn.utils.clip_grad_norm_(parameters, 1.0);
+                    optimizer.step();
+                    loss = value.item<float>();
+                }
+                yield return new PretrainingStep("language", epoch, ++step, total, loss);
+            }
+        }
+        model.eval();
+        foreach (var (_, parameter) in model.named_parameters()) parameter.requires_grad = true;
+    }
+
+    static void SetLearningRate(OptimizerHelper optimizer, double peak, int step, int total)
+    {
+        var lr = peak * LearningRateSchedule.CosineWithWarmup(step, total, LearningRateSchedule.WarmupSteps(total, 0.05));
+        foreach (var group in optimizer.ParamGroups) group.LearningRate = lr;
+    }
+
+    /// <summary>A permutation of 0..count-1 from (seed, epoch).</summary>
+    internal static int[] Shuffled(int count, int seed, int epoch)
+    {
+        var order = Enumerable.Range(0, count).ToArray();
+        new Random(seed * 7919 + epoch).Shuffle(order);
+        return order;
+    }
+}

@@ -1,0 +1,122 @@
+using System.Text.Json.Nodes;
+using LlavaMed.Checkpoints;
+using LlavaMed.Data;
+using LlavaMed.Data.Synthetic;
+using LlavaMed.Images;
+using LlavaMed.Models;
+using LlavaMed.Text;
+using LlavaMed.Training;
+
+namespace LlavaMed.Curriculum;
+
+/// <summary>A progress record of the curriculum: the phase (tokenizer, vision, language, general-alignment,
+/// general-instruction, alignment, instruction, downstream, evaluate-*, report), a message, and for training steps
+/// the step and loss.</summary>
+public sealed record CurriculumProgress(string Phase, string Message, int Step = 0, int TotalSteps = 0, double Loss = double.NaN)
+{
+    public bool IsTrainingStep => !double.IsNaN(Loss);
+}
+
+/// <summary>Builds the general-domain starting model the curriculum begins from, as LLaVA-Med begins from a
+/// general LLaVA: (1) a SentencePiece tokenizer trained on the corpus text; (2) a vision tower pretrained on
+/// image-caption pairs (the general scenes and the training figures' captions, as BiomedCLIP and PMC-CLIP
+/// pretrain on figure-caption pairs: LLaVA-Med keeps the tower frozen, so it must already see organs, findings,
+/// sides, sizes and counts); (3) the language model pretrained on text alone (general captions and conversations,
+/// the training figures' captions); (4) LLaVA's own two stages on the general scenes: projector alignment on
+/// captions, then instruction tuning on conversations. The result is a Hugging Face checkpoint
+/// (<c>{folder}/model</c>) that the curriculum loads exactly as it would load a released LLaVA.</summary>
+public static class StartingModelBuilder
+{
+    public const string ModelFolderName = "model";
+
+    /// <summary>Builds into <paramref name="folder"/> (tokenizer/, pretrained/, general-alignment/, model/).
+    /// Deterministic: the same corpus, scale and seed give byte-identical weights.</summary>
+    public static IEnumerable<CurriculumProgress> Build(SyntheticCorpusLayout corpus, CurriculumScale scale, int seed, string folder)
+    {
+        if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
+        var tokenizerFolder = Path.Combine(folder, "tokenizer");
+        var sentences = TokenizerSentences(corpus);
+        SentencePieceTrainer.Train(sentences, scale.VocabularySize, new SentencePieceTrainerOptions(CharacterCoverage: 1.0))
+            .WriteTokenizerFolder(tokenizerFolder, modelMaxLength: 512);
+        var tokenizer = LlavaTokenizer.FromFolder(tokenizerFolder);
+        yield return new CurriculumProgress("tokenizer", $"SentencePiece tokenizer: {tokenizer.VocabularySize} pieces from {sentences.Count} corpus sentences");
+
+        var config = scale.ModelConfig(tokenizer.VocabularySize);
+        var processorConfig = ImageProcessorConfig.ClipVitLarge336 with
+        {
+            ShortestEdge = config.Vision.ImageSize, CropHeight = config.Vision.ImageSize, CropWidth = config.Vision.ImageSize,
+        };
+        var processor = new ClipImageProcessor(processorConfig, ImageAspectModes.FromConfigValue(config.ImageAspectRatio));
+        var pretrained = Path.Combine(folder, "pretrained");
+        using (var model = new LlavaForCausalLM(config))
+        {
+            WeightInitialization.Initialize(model, (ulong)seed);
+            var pairs = VisionPairs(corpus);
+            yield return new CurriculumProgress("vision", $"vision tower: caption-word pretraining on {pairs.Count} image-caption pairs, {scale.VisionEpochs} epochs");
+            foreach (var step in Pretraining.VisionTower(model, processor, tokenizer, pairs, scale.VisionEpochs, batchSize: 128, learningRate: 2e-3, seed))
+                yield return new CurriculumProgress("vision", "", step.Step, step.TotalSteps, step.Loss);
+            var texts = LanguageTexts(corpus);
+            yield return new CurriculumProgress("language", $"language model: next-token pretraining on {texts.Count} texts, {scale.LanguageEpochs} epochs");
+            foreach (var step in Pretraining.LanguageModel(model, tokenizer, texts, scale.LanguageEpochs, batchSize: 64, learningRate: 2e-3, seed))
+                yield return new CurriculumProgress("language", "", step.Step, step.TotalSteps, step.Loss);
+            CheckpointWriter.Save(model, pretrained, tokenizerFolder, processorConfig, new JsonObject
+            {
+                ["kind"] = "curriculum starting model (pretrained tower and language model, projector untrained)", ["seed"] = seed,
+            });
+        }
+
+        var generalAlignment = Path.Combine(folder, "general-alignment");
+        var alignment = TrainingStage.Alignment(corpus.GeneralAlignment, corpus.GeneralImages, pretrained, generalAlignment) with
+        {
+            Name = "general-alignment", Epochs = scale.GeneralAlignmentEpochs, BatchSize = 64, GradientAccumulation = 1, Seed = seed, MaxLength = 256,
+        };
+        foreach (var progress in RunStage(alignment)) yield return progress;
+        var instruction = TrainingStage.Instruction(corpus.GeneralInstruct, corpus.GeneralImages, generalAlignment, Path.Combine(folder, ModelFolderName)) with
+        {
+            Name = "general-instruction", Epochs = scale.GeneralInstructionEpochs, LearningRate = 1e-3, ProjectorLearningRate = 2e-3, BatchSize = 64, GradientAccumulation = 1,
+            Seed = seed, MaxLength = 256,
+        };
+        foreach (var progress in RunStage(instruction)) yield return progress;
+    }
+
+    /// <summary>Runs a stage with <see cref="StageTrainer"/>, as progress records.</summary>
+    public static IEnumerable<CurriculumProgress> RunStage(TrainingStage stage)
+    {
+        foreach (var p in new StageTrainer().Run(stage))
+            yield return double.IsNaN(p.Loss)
+                ? new CurriculumProgress(stage.Name, p.Event ?? "")
+                : new CurriculumProgress(stage.Name, p.Event ?? "", p.Step, p.TotalSteps, p.Loss);
+    }
+
+    /// <summary>Every text the curriculum trains on or asks: captions, conversations, VQA questions and answers (train
+    /// split) and the truth-based conversations of the training figures.</summary>
+    internal static IReadOnlyList<string> TokenizerSentences(SyntheticCorpusLayout corpus)
+    {
+        var sentences = new List<string>();
+        foreach (var file in new[] { corpus.Alignment, corpus.GeneralAlignment, corpus.GeneralInstruct })
+            sentences.AddRange(LlavaSample.ReadJsonArray(file).SelectMany(s => s.Conversations).Select(t => t.Value.Replace(LlavaTokenizer.ImagePlaceholder, "").Trim()));
+        foreach (var question in VqaRad.Read(corpus.VqaTrain))
+        {
+            sentences.Add(question.Question);
+            sentences.Add(question.Answer);
+        }
+        foreach (var record in corpus.ReadFindings().Where(f => f.Split == "train"))
+            foreach (var pair in FindingConversationWriter.Write(record))
+            {
+                sentences.Add(pair.Question);
+                sentences.Add(pair.Answer);
+            }
+        return sentences;
+    }
+
+    internal static IReadOnlyList<ImageCaption> VisionPairs(SyntheticCorpusLayout corpus) =>
+        LlavaSample.ReadJsonArray(corpus.GeneralAlignment).Select(s => new ImageCaption(Path.Combine(corpus.GeneralImages, s.Image!), s.Answer))
+            .Concat(LlavaSample.ReadJsonArray(corpus.Alignment).Select(s => new ImageCaption(Path.Combine(corpus.Images, s.Image!), s.Answer)))
+            .ToList();
+
+    internal static IReadOnlyList<string> LanguageTexts(SyntheticCorpusLayout corpus) =>
+        LlavaSample.ReadJsonArray(corpus.GeneralAlignment).Select(s => s.Answer)
+            .Concat(LlavaSample.ReadJsonArray(corpus.GeneralInstruct).Select(s => string.Join(" ", s.Conversations.Select(t => t.Value.Replace(LlavaTokenizer.ImagePlaceholder, "").Trim()))))
+            .Concat(LlavaSample.ReadJsonArray(corpus.Alignment).Select(s => s.Answer))
+            .ToList();
+}

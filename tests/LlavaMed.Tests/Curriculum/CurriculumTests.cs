@@ -1,0 +1,98 @@
+using System.CommandLine;
+using System.Text.Json.Nodes;
+using LlavaMed.Cli;
+using LlavaMed.Curriculum;
+using LlavaMed.Data.Synthetic;
+
+namespace LlavaMed.Tests.Curriculum;
+
+public sealed class CurriculumTests : IDisposable
+{
+    readonly string temporary = Directory.CreateTempSubdirectory("llava-curriculum-").FullName;
+
+    public void Dispose() => Directory.Delete(temporary, recursive: true);
+
+    /// <summary>The quick scale made smaller still: the builder's code path, not its quality, is under test.</summary>
+    static readonly CurriculumScale Tiny = CurriculumScale.QuickRun with
+    {
+        Name = "tiny", Corpus = new SyntheticCorpusOptions(Figures: 25, GeneralScenes: 10, ChatEvalFigures: 2), VisionEpochs = 1,
+    };
+
+    [Fact]
+    public void StartingModelBuilderIsDeterministic()
+    {
+        var corpus = SyntheticCorpus.EnsureGenerated(Path.Combine(temporary, "cache"), Tiny.Corpus).Layout;
+        byte[] Build(string name)
+        {
+            var folder = Path.Combine(temporary, name);
+            var steps = StartingModelBuilder.Build(corpus, Tiny, seed: 5, folder).ToList();
+            Assert.Contains(steps, s => s.Phase == "vision" && s.IsTrainingStep);
+            Assert.Contains(steps, s => s.Phase == "language" && s.IsTrainingStep);
+            Assert.Contains(steps, s => s.Phase == "general-instruction" && s.IsTrainingStep);
+            Assert.All(steps.Where(s => s.IsTrainingStep), s => Assert.True(double.IsFinite(s.Loss)));
+            return File.ReadAllBytes(Path.Combine(folder, StartingModelBuilder.ModelFolderName, "model.safetensors"));
+        }
+        var first = Build("a");
+        Assert.Equal(first, Build("b"));
+        Assert.True(first.Length > 10_000);
+    }
+
+    [Fact]
+    public void QuickCurriculumWritesMetricsAndReports()
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        var folder = Path.Combine(temporary, "run");
+        var exitCode = CliApp.Build().Parse(["curriculum", "--quick", "--out", folder, "--seed", "1"])
+            .Invoke(new InvocationConfiguration { Output = output, Error = error });
+        TestContext.Current.TestOutputHelper?.WriteLine($"{output}{error}");
+        Assert.Equal(0, exitCode);
+
+        var metrics = JsonNode.Parse(File.ReadAllText(Path.Combine(folder, "metrics.json")))!;
+        var stages = metrics["stages"]!.AsArray();
+        Assert.Equal(CurriculumRunner.StageNames, stages.Select(s => s!["name"]!.GetValue<string>()));
+        foreach (var stage in stages.Append(metrics["starting_model"]))
+        {
+            var vqa = stage!["vqa"]!.AsObject();
+            Assert.Equal(["llava-med-v1", "strict"], vqa.Select(kv => kv.Key));
+            Assert.InRange(vqa["llava-med-v1"]!["closed_accuracy"]!.GetValue<double>(), 0, 1);
+            Assert.True(vqa["llava-med-v1"]!["n_closed"]!.GetValue<int>() + vqa["llava-med-v1"]!["n_open"]!.GetValue<int>() > 0);
+            Assert.NotNull(vqa["strict"]!["closed_accuracy"]);
+        }
+        Assert.True(metrics["wall_seconds"]!.GetValue<double>() > 0);
+        var markdown = File.ReadAllText(Path.Combine(folder, "report.md"));
+        Assert.Contains("| downstream |", markdown);
+        Assert.Contains("report-images/", markdown);
+        var html = File.ReadAllText(Path.Combine(folder, "report.html"));
+        Assert.Contains("data:image/png;base64,", html);
+        Assert.Contains("Training loss per phase", html);
+        Assert.Contains("[evaluate-downstream]", output.ToString());
+        foreach (var stage in new[] { "stage1-alignment", "stage2-instruction", "stage3-downstream" })
+            Assert.True(File.Exists(Path.Combine(folder, stage, "config.json")), stage);
+    }
+
+    [Fact]
+    public void SameSeedGivesTheSameNumbers()
+    {
+        var cache = Path.Combine(temporary, "cache");
+        JsonArray Numbers(string name)
+        {
+            var result = CurriculumRunner.Run(new CurriculumOptions { OutputDir = Path.Combine(temporary, name), Quick = true, Seed = 2, CacheFolder = cache });
+            var metrics = CurriculumReport.Metrics(result);
+            return new JsonArray(metrics["stages"]!.AsArray().Append(metrics["starting_model"])
+                .Select(s => (JsonNode)new JsonObject { ["vqa"] = s!["vqa"]!.DeepClone(), ["captions"] = s["captions"]!.DeepClone(), ["chat"] = s["chat"]!.DeepClone() })
+                .ToArray());
+        }
+        Assert.Equal(Numbers("first").ToJsonString(), Numbers("second").ToJsonString());
+    }
+
+    [Fact]
+    public void VqaRadWithoutRootIsAnError()
+    {
+        var error = new StringWriter();
+        var exitCode = CliApp.Build().Parse(["curriculum", "--vqa", "vqa-rad", "--out", temporary])
+            .Invoke(new InvocationConfiguration { Output = new StringWriter(), Error = error });
+        Assert.Equal(1, exitCode);
+        Assert.Contains("--vqa-root", error.ToString());
+    }
+}
