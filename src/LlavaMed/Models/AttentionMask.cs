@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace LlavaMed.Models;
@@ -26,8 +27,9 @@ public static class AttentionMask
         var allowedPerRow = allowed.unsqueeze(0).expand(batch, queryLength, keyLength);
         if (anyPadding) allowedPerRow = allowedPerRow.logical_and(keyPaddingMask!.ne(0).unsqueeze(1));
         var negative = dtype == bfloat16 ? -3.3895313892515355e38 : dtype == float16 ? -65504.0 : float.MinValue;
+        using var fill = negative.ToScalar(); // disposed after use, never by the finalizer: see RmsNorm
         var mask = zeros(batch, queryLength, keyLength, dtype: dtype, device: device)
-            .masked_fill(allowedPerRow.logical_not(), negative);
+            .masked_fill(allowedPerRow.logical_not(), fill);
         return mask.unsqueeze(1).MoveToOuterDisposeScope();
     }
 }

@@ -148,6 +148,7 @@ public sealed class ClipMlp : Module<Tensor, Tensor>
 {
     private readonly Linear fc1, fc2;
     private readonly bool quickGelu;
+    private readonly Scalar quickGeluScale = 1.702.ToScalar(); // held alive: see RmsNorm
 
     public ClipMlp(ClipVisionConfig config) : base(nameof(ClipMlp))
     {
@@ -162,7 +163,7 @@ public sealed class ClipMlp : Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         var x = fc1.forward(hidden);
         // OpenAI CLIP's quick_gelu: x * sigmoid(1.702 x); "gelu" is the exact erf form.
-        var activated = quickGelu ? x * sigmoid(x * 1.702) : functional.gelu(x);
+        var activated = quickGelu ? x * sigmoid(x.mul(quickGeluScale)) : functional.gelu(x);
         return fc2.forward(activated).MoveToOuterDisposeScope();
     }
 }

@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace LlavaMed.Models;
@@ -135,13 +136,16 @@ public sealed class ResponseGenerator(LlavaForCausalLM model, Func<IReadOnlyList
     {
         using var scope = NewDisposeScope();
         if (options.Temperature <= 0) return logits.argmax(-1).data<long>().ToArray();
-        var probabilities = (logits / options.Temperature).softmax(-1);
+        using var temperature = options.Temperature.ToScalar(); // explicit Scalars: see RmsNorm
+        var probabilities = logits.div(temperature).softmax(-1);
         if (options.TopP < 1.0)
         {
             var (sorted, order) = probabilities.sort(-1, descending: true);
             // Drop a token when the tokens ranked above it already reach TopP; the top token always stays.
             var before = sorted.cumsum(-1) - sorted;
-            var keptSorted = sorted.masked_fill(before.ge(options.TopP), 0);
+            using var topP = options.TopP.ToScalar();
+            using var zero = 0.0.ToScalar();
+            var keptSorted = sorted.masked_fill(before.ge(topP), zero);
             probabilities = zeros_like(probabilities).scatter(-1, order, keptSorted);
         }
         return multinomial(probabilities, 1, generator: random).squeeze(-1).data<long>().ToArray();

@@ -10,12 +10,14 @@ namespace LlavaMed.Models;
 public sealed class RmsNorm : Module<Tensor, Tensor>
 {
     private readonly Parameter weight;
-    private readonly double eps;
+    // Held for the module's lifetime: an implicitly converted Scalar can be finalized while native code still
+    // reads it (see TorchSharp's open issue on implicit Scalar disposal), which corrupts long runs.
+    private readonly Scalar eps;
 
     public RmsNorm(int size, double eps) : base(nameof(RmsNorm))
     {
         weight = Parameter(ones(size));
-        this.eps = eps;
+        this.eps = eps.ToScalar();
         RegisterComponents();
     }
 
@@ -23,7 +25,7 @@ public sealed class RmsNorm : Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var x = hidden.to(float32);
-        var normalised = x * rsqrt(x.pow(2).mean([-1], keepdim: true) + eps);
+        var normalised = x * rsqrt(x.square().mean([-1], keepdim: true).add(eps));
         return (weight * normalised.to(hidden.dtype)).MoveToOuterDisposeScope();
     }
 }

@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace LlavaMed.Models;
@@ -10,8 +11,9 @@ public static class RotaryEmbedding
     public static (Tensor Cos, Tensor Sin) CosSin(Tensor positionIds, int headDim, double theta)
     {
         using var scope = NewDisposeScope();
-        var exponents = arange(0, headDim, 2, dtype: float32, device: positionIds.device) / headDim;
-        var inverseFrequencies = 1.0f / tensor((float)theta, device: positionIds.device).pow(exponents);
+        using var dimension = ((double)headDim).ToScalar(); // explicit Scalars: see RmsNorm
+        var exponents = arange(0, headDim, 2, dtype: float32, device: positionIds.device).div(dimension);
+        var inverseFrequencies = tensor((float)theta, device: positionIds.device).pow(exponents).reciprocal();
         var angles = positionIds.to(float32).unsqueeze(-1) * inverseFrequencies; // [B, T, hd/2]
         var doubled = cat([angles, angles], -1);
         return (doubled.cos().MoveToOuterDisposeScope(), doubled.sin().MoveToOuterDisposeScope());

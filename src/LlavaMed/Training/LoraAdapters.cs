@@ -13,12 +13,12 @@ namespace LlavaMed.Training;
 public sealed class LoraAdapters : IDisposable
 {
     readonly List<(string Name, Linear Target, Parameter A, Parameter B, Action RemoveHook)> adapters = [];
-    readonly double scale;
+    readonly Scalar scale; // held alive: see RmsNorm
     readonly double dropout;
 
     LoraAdapters(double scale, double dropout)
     {
-        this.scale = scale;
+        this.scale = scale.ToScalar();
         this.dropout = dropout;
     }
 
@@ -54,10 +54,12 @@ public sealed class LoraAdapters : IDisposable
         var dropped = input;
         if (a.requires_grad && dropout > 0)
         {
-            var keep = rand(input.shape, dtype: input.dtype, device: input.device, generator: DropoutGenerator).ge(dropout);
-            dropped = input * keep / (1 - dropout);
+            using var probability = dropout.ToScalar();
+            using var keepScale = (1 / (1 - dropout)).ToScalar();
+            var keep = rand(input.shape, dtype: input.dtype, device: input.device, generator: DropoutGenerator).ge(probability);
+            dropped = input.mul(keep).mul(keepScale);
         }
-        return functional.linear(functional.linear(dropped, a), b) * scale;
+        return functional.linear(functional.linear(dropped, a), b).mul(scale);
     }
 
     public IReadOnlyList<Parameter> Parameters => adapters.SelectMany(x => new[] { x.A, x.B }).ToList();
@@ -81,7 +83,7 @@ public sealed class LoraAdapters : IDisposable
         using var _ = no_grad();
         foreach (var (_, target, a, b, removeHook) in adapters)
         {
-            target.weight!.add_(b.matmul(a) * scale);
+            target.weight!.add_(b.matmul(a).mul(scale));
             removeHook();
         }
         adapters.Clear();

@@ -147,7 +147,8 @@ public sealed class StageTrainer
             // Nothing to learn here: no supervised token, or (stage 1) a text-only batch the projector never sees.
             if (batchSupervised == 0 || !loss.requires_grad) continue;
             var share = (double)batchSupervised / Math.Max(1, supervised);
-            (loss * share).backward();
+            using var shareScalar = share.ToScalar(); // explicit Scalars: see RmsNorm
+            loss.mul(shareScalar).backward();
             total += loss.item<float>() * share;
         }
         if (maxGradNorm > 0) nn.utils.clip_grad_norm_(optimizer.parameters(), maxGradNorm);
