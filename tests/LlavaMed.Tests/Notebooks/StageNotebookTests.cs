@@ -16,7 +16,13 @@ public sealed class StageNotebookCache : IDisposable
     public void Dispose() => Directory.Delete(Folder, recursive: true);
 }
 
+/// <summary>The stage notebooks train models: run alone, so that the notebook runs of <see cref="NotebookTests"/>
+/// (in parallel test classes) do not share the CPU with them and push them past the runner's timeout.</summary>
+[CollectionDefinition(nameof(StageNotebookTests), DisableParallelization = true)]
+public sealed class StageNotebookCollection;
+
 /// <summary>Runs notebooks 03-05 (one curriculum stage each) at their quick scale and checks what they show.</summary>
+[Collection(nameof(StageNotebookTests))]
 public sealed class StageNotebookTests(NotebookRunner runner, StageNotebookCache cache)
     : IClassFixture<NotebookRunner>, IClassFixture<StageNotebookCache>
 {
