@@ -1,0 +1,26 @@
+using LlavaMed.Plotting;
+
+namespace LlavaMed.Curriculum;
+
+/// <summary>Collects the training steps of <see cref="CurriculumProgress"/> records into one loss curve per phase,
+/// for a loss chart that a notebook redraws while a stage trains.</summary>
+public sealed class LossCurves
+{
+    readonly Dictionary<string, List<double>> curves = [];
+
+    /// <summary>Training steps so far, all phases together.</summary>
+    public int Steps { get; private set; }
+
+    /// <summary>Adds <paramref name="progress"/> when it is a training step; false for other records.</summary>
+    public bool Add(CurriculumProgress progress)
+    {
+        if (!progress.IsTrainingStep) return false;
+        if (!curves.TryGetValue(progress.Phase, out var curve)) curves[progress.Phase] = curve = [];
+        curve.Add(progress.Loss);
+        Steps++;
+        return true;
+    }
+
+    /// <summary>One line per phase, x = the optimiser step within the phase.</summary>
+    public IReadOnlyList<LineSeries> Series => curves.Select(kv => new LineSeries(kv.Key, kv.Value.ToArray())).ToList();
+}

@@ -1,0 +1,126 @@
+using LlavaMed.Curriculum;
+using LlavaMed.Data.Synthetic;
+using LlavaMed.Tests.Notebooks;
+using LlavaMed.Training;
+
+namespace LlavaMed.Tests.Notebooks.Stages;
+
+/// <summary>One cache folder for the three stage notebooks of a test run, so that 04 and 05 reuse what 03 (or
+/// whichever ran first) built, as they do for a user; a notebook that runs first builds its prerequisites itself.</summary>
+public sealed class StageNotebookCache : IDisposable
+{
+    public string Folder { get; } = Directory.CreateTempSubdirectory("llavamed-stage-notebooks-").FullName;
+
+    public IReadOnlyDictionary<string, string> Environment => new Dictionary<string, string> { ["LLAVAMED_CACHE"] = Folder };
+
+    public void Dispose() => Directory.Delete(Folder, recursive: true);
+}
+
+/// <summary>The stage notebooks train models: run alone, so that the notebook runs of <see cref="NotebookTests"/>
+/// (in parallel test classes) do not share the CPU with them and push them past the runner's timeout.</summary>
+[CollectionDefinition(nameof(StageNotebookTests), DisableParallelization = true)]
+public sealed class StageNotebookCollection;
+
+/// <summary>Runs notebooks 03-05 (one curriculum stage each) at their quick scale and checks what they show.</summary>
+[Collection(nameof(StageNotebookTests))]
+public sealed class StageNotebookTests(NotebookRunner runner, StageNotebookCache cache)
+    : IClassFixture<NotebookRunner>, IClassFixture<StageNotebookCache>
+{
+    NotebookRun Run(string name)
+    {
+        var run = runner.Run(name, "stages", cache.Environment);
+        TestContext.Current.TestOutputHelper?.WriteLine($"{name}: {run.Elapsed.TotalSeconds:F1} s");
+        Assert.True(run.ExitCode == 0, run.Describe());
+        Assert.True(run.Errors.Count == 0, run.Describe());
+        Assert.Contains(Path.Combine("notebooks", "curriculum-quick-0"), run.Text);
+        Assert.Contains("Plotly.newPlot", run.Html);
+        return run;
+    }
+
+    [Fact]
+    public void Stage1NotebookTrainsTheProjectorAndCaptionsHeldOutFigures()
+    {
+        var run = Run("03-stage1-alignment.ipynb");
+
+        Assert.Contains("<td>template</td><td>plain</td>", run.Html);
+        Assert.Contains("<td>trainable</td><td>projector only", run.Html);
+        Assert.Contains("Stage 1 (alignment): training loss", run.Html);
+        Assert.Contains("<th>generated caption</th>", run.Html);
+        Assert.Contains("<th>token F1</th><th>BLEU-4</th>", run.Html);
+        Assert.Contains("<img src=\"data:image/png;base64,", run.Html);
+        Assert.Contains("<th>stage 1 answer</th>", run.Html);
+    }
+
+    [Fact]
+    public void Stage2NotebookStartsFromStage1AndComparesChatAnswersBeforeAndAfter()
+    {
+        var run = Run("04-stage2-instruction.ipynb");
+
+        Assert.Contains("<td>template</td><td>mistral_instruct</td>", run.Html);
+        Assert.Matches("<td>init from</td><td>[^<]*stage1-alignment</td>", run.Html);
+        Assert.Contains("Stage 2 (instruction): training loss", run.Html);
+        Assert.Contains("<td>before (stage 1)</td>", run.Html);
+        Assert.Contains("<td>after (stage 2)</td>", run.Html);
+    }
+
+    [Fact]
+    public void Stage3NotebookStartsFromStage2AndShowsBothVqaMetricSets()
+    {
+        var run = Run("05-stage3-vqa.ipynb");
+
+        Assert.Matches("<td>init from</td><td>[^<]*stage2-instruction</td>", run.Html);
+        Assert.Contains("Stage 3 (downstream): training loss", run.Html);
+        Assert.Contains("<td>llava-med-v1</td><td>closed_accuracy</td>", run.Html);
+        Assert.Contains("<td>strict</td><td>exact_match</td>", run.Html);
+        Assert.Contains("<th>stage 3 answer</th>", run.Html);
+        Assert.Contains("<img src=\"data:image/png;base64,", run.Html);
+    }
+}
+
+public sealed class StageNotebookLibraryTests : IDisposable
+{
+    readonly string temporary = Directory.CreateTempSubdirectory("llavamed-workspace-").FullName;
+
+    public void Dispose() => Directory.Delete(temporary, recursive: true);
+
+    [Fact]
+    public void LossCurvesKeepOneCurvePerPhaseAndIgnoreMessages()
+    {
+        var curves = new LossCurves();
+
+        Assert.False(curves.Add(new CurriculumProgress("alignment", "saved")));
+        Assert.True(curves.Add(new CurriculumProgress("alignment", "", 1, 2, 3.5)));
+        Assert.True(curves.Add(new CurriculumProgress("alignment", "", 2, 2, 2.5)));
+        Assert.True(curves.Add(new CurriculumProgress("instruction", "", 1, 1, 4.0)));
+
+        Assert.Equal(3, curves.Steps);
+        Assert.Equal(["alignment", "instruction"], curves.Series.Select(s => s.Name));
+        Assert.Equal([3.5, 2.5], curves.Series[0].Y);
+        Assert.Equal([0.0, 1.0], curves.Series[0].X);
+    }
+
+    [Fact]
+    public void WorkspaceChainsTheStagesAndWritesTheirData()
+    {
+        var scale = CurriculumScale.QuickRun with { Name = "tiny", Corpus = new SyntheticCorpusOptions(Figures: 25, GeneralScenes: 10, ChatEvalFigures: 2) };
+        var output = Path.Combine(temporary, "run");
+
+        var workspace = CurriculumWorkspace.Open(output, scale, seed: 3, cacheFolder: Path.Combine(temporary, "cache"), batchSize: 4);
+
+        Assert.Equal(CurriculumRunner.StageNames, workspace.Stages.Select(s => s.Name));
+        Assert.Equal(workspace.StartModel, workspace.Stage("alignment").InitFrom);
+        Assert.Equal(workspace.Stage("alignment").OutputDir, workspace.Stage("instruction").InitFrom);
+        Assert.Equal(workspace.Stage("instruction").OutputDir, workspace.Stage("downstream").InitFrom);
+        Assert.All(workspace.Stages, s => Assert.Equal((4, 1, 3), (s.BatchSize, s.GradientAccumulation, s.Seed)));
+        Assert.Equal(TrainableSet.Projector, workspace.Stage("alignment").Trainable);
+        Assert.All(workspace.Stages, s => Assert.True(File.Exists(s.DataPath), s.DataPath));
+        Assert.NotEmpty(workspace.Evaluation.Captions);
+        Assert.NotEmpty(workspace.Evaluation.Chat);
+        Assert.False(CurriculumWorkspace.HasModel(workspace.StartModel));
+        Assert.Throws<ArgumentException>(() => workspace.Stage("pretraining"));
+
+        var rows = StageSummary.Rows(workspace.Stage("alignment"));
+        Assert.Contains(rows, r => r[0] == "template" && r[1] == "plain");
+        Assert.Contains(rows, r => r[0] == "init from" && r[1] == workspace.StartModel);
+    }
+}
