@@ -141,7 +141,7 @@ public static class CurriculumRunner
 
     /// <summary>Runs the self-instruct pipeline offline with the truth-based writer over the training figures'
     /// captions and writes the conversations (images renamed to the corpus's files).</summary>
-    static (string Path, List<string> Notes) WriteInstructionData(SyntheticCorpusLayout corpus, string data, int seed)
+    internal static (string Path, List<string> Notes) WriteInstructionData(SyntheticCorpusLayout corpus, string data, int seed)
     {
         var findings = corpus.ReadFindings();
         var images = findings.ToDictionary(f => f.PairId, f => f.Image);
@@ -159,20 +159,20 @@ public static class CurriculumRunner
                        + $"from {figures.Count} training figures, written by {provider.SyntheticWriter.Name}"]);
     }
 
-    static IReadOnlyList<LlavaSample> ReadVqa(string path) =>
+    internal static IReadOnlyList<LlavaSample> ReadVqa(string path) =>
         VqaRad.Read(path).Select(q => DownstreamFormat.ToSample(q.ToVqaItem(), closedOptions: false)).ToList();
 
     /// <summary>Every k-th item, so a shortened evaluation still spans all figures and question types.</summary>
-    static IReadOnlyList<T> Stride<T>(IReadOnlyList<T> items, int count) =>
+    internal static IReadOnlyList<T> Stride<T>(IReadOnlyList<T> items, int count) =>
         count >= items.Count ? items : Enumerable.Range(0, count).Select(i => items[(int)((long)i * items.Count / count)]).ToList();
 
     /// <summary>Held-out figures with their captions (the chat set carries the test figures' captions).</summary>
-    static IReadOnlyList<LlavaSample> CaptionSet(SyntheticCorpusLayout corpus, int count) =>
+    internal static IReadOnlyList<LlavaSample> CaptionSet(SyntheticCorpusLayout corpus, int count) =>
         Stride(ChatLines(corpus).DistinctBy(l => l["image"]!.GetValue<string>()).Select(l => new LlavaSample(
             l["pair_id"]!.GetValue<string>(), l["image"]!.GetValue<string>(),
             [ConversationTurn.Human(LlavaTokenizer.ImagePlaceholder), ConversationTurn.Gpt(l["fig_caption"]!.GetValue<string>())])).ToList(), count);
 
-    static IReadOnlyList<LlavaSample> ChatSet(SyntheticCorpusLayout corpus, int count) =>
+    internal static IReadOnlyList<LlavaSample> ChatSet(SyntheticCorpusLayout corpus, int count) =>
         Stride(ChatLines(corpus).Select(l => new LlavaSample(
             l["question_id"]!.ToJsonString(), l["image"]!.GetValue<string>(),
             [ConversationTurn.Human(l["text"]!.GetValue<string>()), ConversationTurn.Gpt(l["gpt4_answer"]!.GetValue<string>())])).ToList(), count);

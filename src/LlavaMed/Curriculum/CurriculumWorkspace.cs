@@ -28,13 +28,13 @@ public sealed record CurriculumWorkspace(string OutputDir, CurriculumScale Scale
         var corpus = summary.Layout;
         var data = Path.Combine(output, "data");
         var instructPath = Path.Combine(data, "instruct", "llava_med_instruct.json");
-        if (!File.Exists(instructPath)) WriteInstructionData(corpus, instructPath, seed);
+        if (!File.Exists(instructPath)) instructPath = CurriculumRunner.WriteInstructionData(corpus, data, seed).Path;
         var downstreamTrain = Path.Combine(data, "downstream", "train.json");
-        var test = Stride(ReadVqa(corpus.VqaTest), scale.VqaTestQuestions > 0 ? scale.VqaTestQuestions : int.MaxValue);
+        var test = CurriculumRunner.Stride(CurriculumRunner.ReadVqa(corpus.VqaTest), scale.VqaTestQuestions > 0 ? scale.VqaTestQuestions : int.MaxValue);
         if (!File.Exists(downstreamTrain))
         {
             Directory.CreateDirectory(Path.GetDirectoryName(downstreamTrain)!);
-            DownstreamFormat.Write(downstreamTrain, ReadVqa(corpus.VqaTrain));
+            DownstreamFormat.Write(downstreamTrain, CurriculumRunner.ReadVqa(corpus.VqaTrain));
             DownstreamFormat.Write(Path.Combine(data, "downstream", "test.json"), test);
         }
         var startModel = Path.Combine(output, "starting-model", StartingModelBuilder.ModelFolderName);
@@ -46,7 +46,8 @@ public sealed record CurriculumWorkspace(string OutputDir, CurriculumScale Scale
             stages.Add(batchSize is { } size ? chained with { BatchSize = size, GradientAccumulation = 1 } : chained);
             previous = stage.OutputDir;
         }
-        var evaluation = new EvaluationSet(test, corpus.Images, CaptionSet(corpus, scale.CaptionFigures), ChatSet(corpus, scale.ChatQuestions), corpus.Images);
+        var evaluation = new EvaluationSet(test, corpus.Images, CurriculumRunner.CaptionSet(corpus, scale.CaptionFigures),
+                                           CurriculumRunner.ChatSet(corpus, scale.ChatQuestions), corpus.Images);
         return new CurriculumWorkspace(output, scale, seed, corpus, summary.FromCache, stages, evaluation);
     }
 
@@ -71,44 +72,4 @@ public sealed record CurriculumWorkspace(string OutputDir, CurriculumScale Scale
             foreach (var p in StartingModelBuilder.RunStage(stage)) yield return p;
         }
     }
-
-    /// <summary>Stage 2's data: the self-instruct pipeline run offline with the truth-based writer over the
-    /// training figures' captions (images renamed to the corpus's files). The synthetic client is made directly, not
-    /// through <see cref="ChatClientFactory"/>: in a .NET Interactive kernel, whose own Microsoft.Extensions.AI is
-    /// older, the factory's OpenAI branch fails to compile (MissingMethodException) even for the synthetic provider.</summary>
-    static void WriteInstructionData(SyntheticCorpusLayout corpus, string path, int seed)
-    {
-        var findings = corpus.ReadFindings();
-        var images = findings.ToDictionary(f => f.PairId, f => f.Image);
-        var provider = new ProviderOptions { Provider = ChatProvider.Synthetic, SyntheticWriter = new FindingConversationWriter(findings), MaxAttempts = 1 };
-        using var client = new SyntheticChatClient(provider.SyntheticWriter);
-        var generator = new SelfInstructGenerator(client, SelfInstructPrompt.Load(), CleaningRules.Load(), ChatClientFactory.RequestOptions(provider));
-        var (figures, _) = FigureCaptionRecord.ReadFile(corpus.InstructFigCaptions, skipBadRecords: false);
-        var result = generator.RunAsync(figures, new SelfInstructOptions { Seed = seed, Concurrency = 1 }).GetAwaiter().GetResult();
-        if (result.Failed > 0)
-            throw new InvalidOperationException($"self-instruct failed for {result.Failed} figures, e.g. {result.Items.First(i => i.Status == SelfInstructStatus.Failed).Problems.FirstOrDefault()}");
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        SelfInstructGenerator.WriteSamples(path, result.Samples.Select(s => s with { Image = images[s.Id] }));
-    }
-
-    static IReadOnlyList<LlavaSample> ReadVqa(string path) =>
-        VqaRad.Read(path).Select(q => DownstreamFormat.ToSample(q.ToVqaItem(), closedOptions: false)).ToList();
-
-    /// <summary>Every k-th item, so a shortened evaluation still spans all figures and question types.</summary>
-    static IReadOnlyList<T> Stride<T>(IReadOnlyList<T> items, int count) =>
-        count >= items.Count ? items : Enumerable.Range(0, count).Select(i => items[(int)((long)i * items.Count / count)]).ToList();
-
-    /// <summary>Held-out figures with their captions (the chat set carries the test figures' captions).</summary>
-    static IReadOnlyList<LlavaSample> CaptionSet(SyntheticCorpusLayout corpus, int count) =>
-        Stride(ChatLines(corpus).DistinctBy(l => l["image"]!.GetValue<string>()).Select(l => new LlavaSample(
-            l["pair_id"]!.GetValue<string>(), l["image"]!.GetValue<string>(),
-            [ConversationTurn.Human(LlavaTokenizer.ImagePlaceholder), ConversationTurn.Gpt(l["fig_caption"]!.GetValue<string>())])).ToList(), count);
-
-    static IReadOnlyList<LlavaSample> ChatSet(SyntheticCorpusLayout corpus, int count) =>
-        Stride(ChatLines(corpus).Select(l => new LlavaSample(
-            l["question_id"]!.ToJsonString(), l["image"]!.GetValue<string>(),
-            [ConversationTurn.Human(l["text"]!.GetValue<string>()), ConversationTurn.Gpt(l["gpt4_answer"]!.GetValue<string>())])).ToList(), count);
-
-    static IEnumerable<JsonNode> ChatLines(SyntheticCorpusLayout corpus) =>
-        File.ReadLines(corpus.ChatEval).Where(l => l.Length > 0).Select(l => JsonNode.Parse(l)!);
 }
