@@ -1,9 +1,5 @@
-using System.Text.Json.Nodes;
 using LlavaMed.Data;
-using LlavaMed.Data.SelfInstruct;
 using LlavaMed.Data.Synthetic;
-using LlavaMed.Llm;
-using LlavaMed.Text;
 using LlavaMed.Training;
 using LlavaMed.Workbench;
 
