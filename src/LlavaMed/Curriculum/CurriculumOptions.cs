@@ -31,11 +31,11 @@ public sealed record CurriculumScale
     public int VisionLayers { get; init; } = 2;
     public int ImageSize { get; init; } = 112;
     public int PatchSize { get; init; } = 28;
-    public int VisionEpochs { get; init; } = 12;
+    public int VisionEpochs { get; init; } = 30;
     public int LanguageEpochs { get; init; } = 1;
     public int GeneralAlignmentEpochs { get; init; } = 2;
     public int GeneralInstructionEpochs { get; init; } = 3;
-    public int AlignmentEpochs { get; init; } = 2;
+    public int AlignmentEpochs { get; init; } = 6;
     public int InstructionEpochs { get; init; } = 2;
     public int DownstreamEpochs { get; init; } = 3;
     /// <summary>Test questions evaluated after each stage (0: all).</summary>
