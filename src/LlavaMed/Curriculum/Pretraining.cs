@@ -41,32 +41,17 @@ public static class Pretraining
         foreach (var parameter in parameters) parameter.requires_grad = true;
         using var optimizer = optim.AdamW(parameters, learningRate, weight_decay: 0.01);
         tower.train();
-        int stepsPerEpoch = (pairs.Count + batchSize - 1) / batchSize, total = stepsPerEpoch * epochs, step = 0;
-        for (int epoch = 0; epoch < epochs; epoch++)
+        foreach (var step in Steps("vision", optimizer, parameters, pairs.Count, epochs, batchSize, learningRate, seed, batch =>
         {
-            foreach (var batch in Shuffled(pairs.Count, seed, epoch).Chunk(batchSize))
-            {
-                double loss;
-                using (var scope = NewDisposeScope())
-                {
-                    SetLearningRate(optimizer, learningRate, step, total);
-                    var input = ClipImageProcessor.ToBatchTensor(batch.Select(i => pixels[i]).ToList(), processor.Config.CropHeight, processor.Config.CropWidth);
-                    var features = tower.SelectFeatures(input).flatten(1);
-                    var logits = head.forward(features);
-                    var multiHot = new float[batch.Length * tokenizer.VocabularySize];
-                    for (int row = 0; row < batch.Length; row++)
-                        foreach (var id in targets[batch[row]]) multiHot[row * tokenizer.VocabularySize + id] = 1f;
-                    var target = tensor(multiHot, [batch.Length, tokenizer.VocabularySize]);
-                    var value = nn.functional.binary_cross_entropy_with_logits(logits, target, reduction: nn.Reduction.Sum) / batch.Length;
-                    optimizer.zero_grad();
-                    value.backward();
-                    nn.utils.clip_grad_norm_(parameters, 1.0);
-                    optimizer.step();
-                    loss = value.item<float>();
-                }
-                yield return new PretrainingStep("vision", epoch, ++step, total, loss);
-            }
-        }
+            var input = ClipImageProcessor.ToBatchTensor(batch.Select(i => pixels[i]).ToList(), processor.Config.CropHeight, processor.Config.CropWidth);
+            var logits = head.forward(tower.SelectFeatures(input).flatten(1));
+            var multiHot = new float[batch.Length * tokenizer.VocabularySize];
+            for (int row = 0; row < batch.Length; row++)
+                foreach (var id in targets[batch[row]]) multiHot[row * tokenizer.VocabularySize + id] = 1f;
+            var target = tensor(multiHot, [batch.Length, tokenizer.VocabularySize]);
+            return nn.functional.binary_cross_entropy_with_logits(logits, target, reduction: nn.Reduction.Sum) / batch.Length;
+        }))
+            yield return step;
         tower.eval();
         foreach (var (_, parameter) in model.named_parameters()) parameter.requires_grad = true;
     }
@@ -86,29 +71,39 @@ public static class Pretraining
         }
         using var optimizer = optim.AdamW(parameters, learningRate, weight_decay: 0.01);
         model.train();
-        int stepsPerEpoch = (rows.Count + batchSize - 1) / batchSize, total = stepsPerEpoch * epochs, step = 0;
-        for (int epoch = 0; epoch < epochs; epoch++)
+        foreach (var step in Steps("language", optimizer, parameters, rows.Count, epochs, batchSize, learningRate, seed, batch =>
         {
-            foreach (var batch in Shuffled(rows.Count, seed, epoch).Chunk(batchSize))
+            var ids = batch.Select(i => rows[i]).ToList();
+            // No using: the step's dispose scope frees the inputs after backward.
+            return model.Forward(model.PrepareInputs(ids, null, ids, PaddingSide.Right)).Loss!;
+        }))
+            yield return step;
+        model.eval();
+        foreach (var (_, parameter) in model.named_parameters()) parameter.requires_grad = true;
+    }
+
+    /// <summary>The shared loop of both pretraining phases: seeded batches per epoch, cosine schedule with warm-up,
+    /// clipping at 1, every step inside a dispose scope.</summary>
+    static IEnumerable<PretrainingStep> Steps(string phase, OptimizerHelper optimizer, IEnumerable<Parameter> parameters, int count,
+                                              int epochs, int batchSize, double learningRate, int seed, Func<int[], Tensor> lossOf)
+    {
+        int total = (count + batchSize - 1) / batchSize * epochs, step = 0;
+        for (int epoch = 0; epoch < epochs; epoch++)
+            foreach (var batch in Shuffled(count, seed, epoch).Chunk(batchSize))
             {
                 double loss;
                 using (var scope = NewDisposeScope())
                 {
                     SetLearningRate(optimizer, learningRate, step, total);
-                    var ids = batch.Select(i => rows[i]).ToList();
-                    using var inputs = model.PrepareInputs(ids, null, ids, PaddingSide.Right);
-                    var value = model.Forward(inputs).Loss!;
+                    var value = lossOf(batch);
                     optimizer.zero_grad();
                     value.backward();
                     nn.utils.clip_grad_norm_(parameters, 1.0);
                     optimizer.step();
                     loss = value.item<float>();
                 }
-                yield return new PretrainingStep("language", epoch, ++step, total, loss);
+                yield return new PretrainingStep(phase, epoch, ++step, total, loss);
             }
-        }
-        model.eval();
-        foreach (var (_, parameter) in model.named_parameters()) parameter.requires_grad = true;
     }
 
     static void SetLearningRate(OptimizerHelper optimizer, double peak, int step, int total)
