@@ -122,16 +122,16 @@ public static class DataPipelineBenchmark
             .Select(p => p.parameter).ToList();
         foreach (var (name, parameter) in model.named_parameters())
             parameter.requires_grad = trainable.Contains(parameter);
-        using var optimizer = optim.AdamW(trainable, lr: 1e-4);
+        using var optimizer = new Training.AdamWOptimizer([new Training.ParameterGroup(trainable, 1e-4)], weightDecay: 0.01);
         model.train();
         int sampleCount = 0, imageCount = 0;
         foreach (var batch in batches)
         {
             using var scope = NewDisposeScope();
-            optimizer.zero_grad();
+            optimizer.ZeroGrad();
             using var inputs = model.PrepareInputs(batch.InputIds, batch.PixelValues, batch.Labels, PaddingSide.Right);
             model.Forward(inputs).Loss!.backward();
-            optimizer.step();
+            optimizer.Step();
             sampleCount += batch.Ids.Count;
             imageCount += (int)(batch.PixelValues?.shape[0] ?? 0);
         }

@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using LlavaMed.Checkpoints;
+using LlavaMed.Evaluation;
 using LlavaMed.Plotting;
 
 namespace LlavaMed.Curriculum;
@@ -31,6 +32,8 @@ public static class CurriculumReport
         ["peak_working_set_mb"] = result.PeakWorkingSetBytes / (1024 * 1024),
         ["seed"] = result.Seed,
         ["scale"] = result.Scale.Name,
+        ["vqa_set"] = result.VqaSet,
+        ["baselines"] = new JsonArray(result.Baselines.Select(b => (JsonNode)new JsonObject { ["name"] = b.Name, ["vqa"] = b.Vqa.ToJson() }).ToArray()),
         ["final_losses"] = new JsonObject(result.LossCurves.Select(kv => KeyValuePair.Create(kv.Key,
             (JsonNode?)Math.Round(kv.Value.TakeLast(Math.Max(1, kv.Value.Count / 10)).Average(), 4)))),
     };
@@ -49,19 +52,45 @@ public static class CurriculumReport
 
     static string F(double? value) => value is null ? "-" : value.Value.ToString("0.000", CultureInfo.InvariantCulture);
 
-    static readonly (string Header, Func<StageResult, string> Cell)[] Columns =
+    /// <summary>A row of the metrics table: a trained model (<see cref="Stage"/> set) or an image-blind baseline
+    /// (VQA columns only).</summary>
+    sealed record Row(string Name, VqaReport Vqa, StageResult? Stage);
+
+    static IEnumerable<Row> TableRows(CurriculumResult r) =>
+        All(r).Select(s => new Row(s.Name == "general" ? "starting model (general)" : s.Name, s.Evaluation.Vqa, s))
+            .Concat(r.Baselines.Select(b => new Row($"baseline: {b.Name} (no image)", b.Vqa, null)));
+
+    static readonly (string Header, Func<Row, string> Cell)[] Columns =
     [
-        ("model", s => s.Name == "general" ? "starting model (general)" : s.Name),
-        ("closed acc (v1)", s => F(s.Evaluation.Vqa.LlavaMedV1?.ClosedAccuracy)),
-        ("open recall (v1)", s => F(s.Evaluation.Vqa.LlavaMedV1?.OpenRecall)),
-        ("closed acc (strict)", s => F(s.Evaluation.Vqa.Strict?.ClosedAccuracy)),
-        ("open exact (strict)", s => F(s.Evaluation.Vqa.Strict?.OpenExactMatch)),
-        ("open F1 (strict)", s => F(s.Evaluation.Vqa.Strict?.OpenTokenF1)),
-        ("caption F1", s => F(s.Evaluation.Captions.TokenF1)),
-        ("caption BLEU-4", s => F(s.Evaluation.Captions.Bleu)),
-        ("chat F1", s => F(s.Evaluation.Chat.TokenF1)),
-        ("train s", s => s.TrainSeconds.ToString("0", CultureInfo.InvariantCulture)),
+        ("model", row => row.Name),
+        ("closed acc (v1)", row => F(row.Vqa.LlavaMedV1?.ClosedAccuracy)),
+        ("open recall (v1)", row => F(row.Vqa.LlavaMedV1?.OpenRecall)),
+        ("closed acc (strict)", row => F(row.Vqa.Strict?.ClosedAccuracy)),
+        ("open exact (strict)", row => F(row.Vqa.Strict?.OpenExactMatch)),
+        ("open F1 (strict)", row => F(row.Vqa.Strict?.OpenTokenF1)),
+        ("caption F1", row => F(row.Stage?.Evaluation.Captions.TokenF1)),
+        ("caption BLEU-4", row => F(row.Stage?.Evaluation.Captions.Bleu)),
+        ("chat F1", row => F(row.Stage?.Evaluation.Chat.TokenF1)),
+        ("train s", row => row.Stage?.TrainSeconds.ToString("0", CultureInfo.InvariantCulture) ?? "-"),
     ];
+
+    /// <summary>Stage 3 against the strongest image-blind baseline, per question kind, in both metric sets' main
+    /// numbers: the honest reading of a VQA score.</summary>
+    internal static string BaselineComparison(CurriculumResult r)
+    {
+        var final = r.Stages[^1].Evaluation.Vqa;
+        string Compare(string what, double model, IEnumerable<(string Name, double Value)> baselines)
+        {
+            var best = baselines.MaxBy(b => b.Value);
+            var verdict = model > best.Value ? "above" : model == best.Value ? "equal to" : "below";
+            return $"{what} {F(model)}, {verdict} the best image-blind baseline ({best.Name} {F(best.Value)}, {(model - best.Value) * 100:+0.0;-0.0;0.0} points)";
+        }
+        return $"After stage 3 on the {r.VqaSet} test split: "
+            + Compare("closed accuracy (llava-med-v1)", final.LlavaMedV1!.ClosedAccuracy, r.Baselines.Select(b => (b.Name, b.Vqa.LlavaMedV1!.ClosedAccuracy))) + "; "
+            + Compare("closed accuracy (strict)", final.Strict!.ClosedAccuracy ?? 0, r.Baselines.Select(b => (b.Name, b.Vqa.Strict!.ClosedAccuracy ?? 0))) + "; "
+            + Compare("open recall (llava-med-v1)", final.LlavaMedV1.OpenRecall ?? 0, r.Baselines.Select(b => (b.Name, b.Vqa.LlavaMedV1!.OpenRecall ?? 0))) + "; "
+            + Compare("open exact match (strict)", final.Strict.OpenExactMatch ?? 0, r.Baselines.Select(b => (b.Name, b.Vqa.Strict!.OpenExactMatch ?? 0))) + ".";
+    }
 
     static string Intro(CurriculumResult r) =>
         $"Scale `{r.Scale.Name}`, seed {r.Seed}: wall time {r.WallSeconds:0} s, peak working set {r.PeakWorkingSetBytes / (1024 * 1024)} MB. "
@@ -86,7 +115,8 @@ public static class CurriculumReport
         md.AppendLine().AppendLine("## Metrics after each stage").AppendLine();
         md.AppendLine("| " + string.Join(" | ", Columns.Select(c => c.Header)) + " |");
         md.AppendLine("|" + string.Concat(Columns.Select(_ => "---|")));
-        foreach (var stage in All(r)) md.AppendLine("| " + string.Join(" | ", Columns.Select(c => c.Cell(stage))) + " |");
+        foreach (var row in TableRows(r)) md.AppendLine("| " + string.Join(" | ", Columns.Select(c => c.Cell(row))) + " |");
+        md.AppendLine().AppendLine(BaselineComparison(r));
         md.AppendLine().AppendLine("## Training losses (means of the first and last tenth of each phase's steps)").AppendLine();
         md.AppendLine("| phase | steps | first | last |").AppendLine("|---|---|---|---|");
         foreach (var (phase, curve) in r.LossCurves)
@@ -135,8 +165,8 @@ public static class CurriculumReport
         html.Append("</ul><h2>Metrics after each stage</h2><table><tr>");
         foreach (var column in Columns) html.Append($"<th>{E(column.Header)}</th>");
         html.Append("</tr>");
-        foreach (var stage in All(r)) html.Append("<tr>").Append(string.Concat(Columns.Select(c => $"<td>{E(c.Cell(stage))}</td>"))).Append("</tr>");
-        html.Append("</table><h2>Loss curves</h2>");
+        foreach (var row in TableRows(r)) html.Append("<tr>").Append(string.Concat(Columns.Select(c => $"<td>{E(c.Cell(row))}</td>"))).Append("</tr>");
+        html.Append($"</table><p>{E(BaselineComparison(r))}</p><h2>Loss curves</h2>");
         var series = r.LossCurves.Select(kv => new LineSeries(kv.Key, kv.Value.Select((_, i) => (double)(i + 1) / kv.Value.Count).ToArray(), kv.Value));
         html.Append(Charts.Lines(series, "Training loss per phase", "fraction of the phase", "loss").Html);
         html.Append("<h2>Example answers (VQA test split)</h2><table><tr><th>image</th><th>question / reference</th>");

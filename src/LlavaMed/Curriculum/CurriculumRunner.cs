@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using LlavaMed.Data;
 using LlavaMed.Data.SelfInstruct;
 using LlavaMed.Data.Synthetic;
+using LlavaMed.Evaluation;
 using LlavaMed.Llm;
 using LlavaMed.Text;
 using LlavaMed.Training;
@@ -13,9 +14,14 @@ namespace LlavaMed.Curriculum;
 /// <summary>One evaluated model of the run: the starting model ("general") or a stage's output.</summary>
 public sealed record StageResult(string Name, string ModelFolder, StageEvaluation Evaluation, double TrainSeconds, double EvaluateSeconds);
 
-/// <summary>What a curriculum run produced: the starting model's and each stage's evaluation, the loss curves
-/// (per phase, one value per optimiser step), the run's wall time and peak memory, and the files written.</summary>
-public sealed record CurriculumResult(string OutputDir, CurriculumScale Scale, int Seed, StageResult Start, IReadOnlyList<StageResult> Stages,
+/// <summary>A reference point scored on the same test questions: answers that never look at the image.</summary>
+public sealed record BaselineResult(string Name, VqaReport Vqa);
+
+/// <summary>What a curriculum run produced: the starting model's and each stage's evaluation, the image-blind
+/// baselines on the same test questions, the loss curves (per phase, one value per optimiser step), the run's wall
+/// time and peak memory, and the files written. <see cref="VqaSet"/> names the stage-3 data (synthetic, vqa-rad).</summary>
+public sealed record CurriculumResult(string OutputDir, CurriculumScale Scale, int Seed, string VqaSet, StageResult Start, IReadOnlyList<StageResult> Stages,
+                                      IReadOnlyList<BaselineResult> Baselines,
                                       IReadOnlyDictionary<string, IReadOnlyList<double>> LossCurves, IReadOnlyList<string> DataNotes,
                                       double WallSeconds, long PeakWorkingSetBytes)
 {
@@ -71,11 +77,14 @@ public static class CurriculumRunner
         var downstreamTrain = Path.Combine(data, "downstream", "train.json");
         Directory.CreateDirectory(Path.GetDirectoryName(downstreamTrain)!);
         DownstreamFormat.Write(downstreamTrain, vqa.Train);
-        var test = options.VqaRoot is null && scale.VqaTestQuestions > 0 ? Stride(vqa.Test, scale.VqaTestQuestions) : vqa.Test;
+        var test = scale.VqaTestQuestions > 0 ? Stride(vqa.Test, scale.VqaTestQuestions) : vqa.Test;
         DownstreamFormat.Write(Path.Combine(data, "downstream", "test.json"), test);
         notes.Add($"stage 3 data: {vqa.Train.Count} training questions; evaluated on {test.Count} test questions ({test.Count(q => q.IsClosed)} closed)");
         var set = new EvaluationSet(test, vqa.ImageRoot, CaptionSet(corpus, scale.CaptionFigures), ChatSet(corpus, scale.ChatQuestions), corpus.Images);
         foreach (var note in notes) Report(new("data", note));
+        var baselines = Baselines(vqa.Train, test);
+        foreach (var baseline in baselines)
+            Report(new("baselines", $"{baseline.Name}: closed accuracy {baseline.Vqa.LlavaMedV1!.ClosedAccuracy:0.000}, open recall {baseline.Vqa.LlavaMedV1.OpenRecall ?? 0:0.000}"));
 
         StageResult Evaluate(string name, string folder, double trainSeconds)
         {
@@ -101,7 +110,7 @@ public static class CurriculumRunner
         }
 
         using var self = Process.GetCurrentProcess();
-        var result = new CurriculumResult(output, scale, options.Seed, start, stages,
+        var result = new CurriculumResult(output, scale, options.Seed, options.VqaRoot is null ? "synthetic" : "vqa-rad", start, stages, baselines,
                                           losses.ToDictionary(kv => kv.Key, kv => (IReadOnlyList<double>)kv.Value), notes,
                                           clock.Elapsed.TotalSeconds, self.PeakWorkingSet64);
         CurriculumReport.Write(result);
@@ -117,6 +126,14 @@ public static class CurriculumRunner
         GC.WaitForPendingFinalizers();
         GC.Collect();
     }
+
+    /// <summary>The majority-answer and question-only baselines (trained on the stage-3 training split), scored
+    /// like the models: what a model must beat to show that it uses the image.</summary>
+    internal static IReadOnlyList<BaselineResult> Baselines(IReadOnlyList<LlavaSample> train, IReadOnlyList<LlavaSample> test) =>
+    [
+        new(VqaBaselines.MajorityAnswerModelId, VqaEvaluation.Evaluate(test, VqaBaselines.MajorityAnswer(train, test))),
+        new(VqaBaselines.QuestionOnlyModelId, VqaEvaluation.Evaluate(test, VqaBaselines.QuestionOnly(train, test))),
+    ];
 
     sealed record VqaSplits(IReadOnlyList<LlavaSample> Train, IReadOnlyList<LlavaSample> Test, string ImageRoot);
 

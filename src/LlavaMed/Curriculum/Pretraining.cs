@@ -39,9 +39,9 @@ public static class Pretraining
         foreach (var (_, parameter) in model.named_parameters()) parameter.requires_grad = false;
         var parameters = tower.parameters().Concat(head.parameters()).ToList();
         foreach (var parameter in parameters) parameter.requires_grad = true;
-        using var optimizer = optim.AdamW(parameters, learningRate, weight_decay: 0.01);
+        using var optimizer = new AdamWOptimizer([new ParameterGroup(parameters, learningRate)], weightDecay: 0.01);
         tower.train();
-        foreach (var step in Steps("vision", optimizer, parameters, pairs.Count, epochs, batchSize, learningRate, seed, batch =>
+        foreach (var step in Steps("vision", optimizer, pairs.Count, epochs, batchSize, learningRate, seed, batch =>
         {
             var input = ClipImageProcessor.ToBatchTensor(batch.Select(i => pixels[i]).ToList(), processor.Config.CropHeight, processor.Config.CropWidth);
             var logits = head.forward(tower.SelectFeatures(input).flatten(1));
@@ -49,7 +49,8 @@ public static class Pretraining
             for (int row = 0; row < batch.Length; row++)
                 foreach (var id in targets[batch[row]]) multiHot[row * tokenizer.VocabularySize + id] = 1f;
             var target = tensor(multiHot, [batch.Length, tokenizer.VocabularySize]);
-            return nn.functional.binary_cross_entropy_with_logits(logits, target, reduction: nn.Reduction.Sum) / batch.Length;
+            using var rows = batch.Length.ToScalar(); // explicit Scalars: see TensorArithmetic
+            return nn.functional.binary_cross_entropy_with_logits(logits, target, reduction: nn.Reduction.Sum).div(rows);
         }))
             yield return step;
         tower.eval();
@@ -69,9 +70,9 @@ public static class Pretraining
             parameter.requires_grad = trains;
             if (trains) parameters.Add(parameter);
         }
-        using var optimizer = optim.AdamW(parameters, learningRate, weight_decay: 0.01);
+        using var optimizer = new AdamWOptimizer([new ParameterGroup(parameters, learningRate)], weightDecay: 0.01);
         model.train();
-        foreach (var step in Steps("language", optimizer, parameters, rows.Count, epochs, batchSize, learningRate, seed, batch =>
+        foreach (var step in Steps("language", optimizer, rows.Count, epochs, batchSize, learningRate, seed, batch =>
         {
             var ids = batch.Select(i => rows[i]).ToList();
             // No using: the step's dispose scope frees the inputs after backward.
@@ -84,7 +85,7 @@ public static class Pretraining
 
     /// <summary>The shared loop of both pretraining phases: seeded batches per epoch, cosine schedule with warm-up,
     /// clipping at 1, every step inside a dispose scope.</summary>
-    static IEnumerable<PretrainingStep> Steps(string phase, OptimizerHelper optimizer, IEnumerable<Parameter> parameters, int count,
+    static IEnumerable<PretrainingStep> Steps(string phase, AdamWOptimizer optimizer, int count,
                                               int epochs, int batchSize, double learningRate, int seed, Func<int[], Tensor> lossOf)
     {
         int total = (count + batchSize - 1) / batchSize * epochs, step = 0;
@@ -96,20 +97,20 @@ public static class Pretraining
                 {
                     SetLearningRate(optimizer, learningRate, step, total);
                     var value = lossOf(batch);
-                    optimizer.zero_grad();
+                    optimizer.ZeroGrad();
                     value.backward();
-                    nn.utils.clip_grad_norm_(parameters, 1.0);
-                    optimizer.step();
+                    nn.utils.clip_grad_norm_(optimizer.Parameters, 1.0);
+                    optimizer.Step();
                     loss = value.item<float>();
                 }
                 yield return new PretrainingStep(phase, epoch, ++step, total, loss);
             }
     }
 
-    static void SetLearningRate(OptimizerHelper optimizer, double peak, int step, int total)
+    static void SetLearningRate(AdamWOptimizer optimizer, double peak, int step, int total)
     {
         var lr = peak * LearningRateSchedule.CosineWithWarmup(step, total, LearningRateSchedule.WarmupSteps(total, 0.05));
-        foreach (var group in optimizer.ParamGroups) group.LearningRate = lr;
+        foreach (var group in optimizer.Groups) group.LearningRate = lr;
     }
 
     /// <summary>A permutation of 0..count-1 from (seed, epoch).</summary>

@@ -18,6 +18,9 @@ public sealed class ClipImageProcessor(
     public ImageProcessorConfig Config { get; } = config ?? throw new ArgumentNullException(nameof(config));
     public ImageAspectMode AspectMode { get; } = aspectMode;
 
+    /// <summary>Whether the same image always gives the same values (no pad jitter), so results may be cached.</summary>
+    public bool IsDeterministic => padJitter is null;
+
     /// <summary>The full pipeline for one image: float32 values, channel-major (3 x height x width), where height and
     /// width are the crop size (or, without a centre crop, those of <see cref="PadResizeCrop"/>'s result).</summary>
     public float[] Preprocess(RgbImage image) => RescaleAndNormalize(PadResizeCrop(image), Config);

@@ -14,20 +14,28 @@ public static class AttentionMask
     public static Tensor? Build(Tensor? keyPaddingMask, long batch, long queryLength, long pastLength, int? slidingWindow,
                                 ScalarType dtype, Device device)
     {
-        bool anyPadding = keyPaddingMask is not null && keyPaddingMask.eq(0).any().item<bool>();
+        using var zero = 0L.ToScalar(); // explicit Scalars, disposed after use: see TensorArithmetic
+        bool anyPadding = keyPaddingMask is not null && keyPaddingMask.eq(zero).any().item<bool>();
         bool windowMatters = slidingWindow is { } w && pastLength + queryLength > w;
         if (!anyPadding && pastLength == 0 && !windowMatters) return null;
 
         using var scope = NewDisposeScope();
         long keyLength = pastLength + queryLength;
-        var queryPositions = arange(pastLength, keyLength, dtype: int64, device: device).unsqueeze(1); // [T, 1]
-        var keyPositions = arange(0, keyLength, dtype: int64, device: device).unsqueeze(0); // [1, K]
+        using var past = pastLength.ToScalar();
+        using var end = keyLength.ToScalar();
+        using var step = 1L.ToScalar();
+        var queryPositions = arange(past, end, step, dtype: int64, device: device).unsqueeze(1); // [T, 1]
+        var keyPositions = arange(zero, end, step, dtype: int64, device: device).unsqueeze(0); // [1, K]
         var allowed = keyPositions.le(queryPositions); // causal
-        if (slidingWindow is { } window) allowed = allowed.logical_and(keyPositions.gt(queryPositions - window));
+        if (slidingWindow is { } window)
+        {
+            using var windowScalar = ((long)window).ToScalar();
+            allowed = allowed.logical_and(keyPositions.gt(queryPositions.sub(windowScalar)));
+        }
         var allowedPerRow = allowed.unsqueeze(0).expand(batch, queryLength, keyLength);
-        if (anyPadding) allowedPerRow = allowedPerRow.logical_and(keyPaddingMask!.ne(0).unsqueeze(1));
+        if (anyPadding) allowedPerRow = allowedPerRow.logical_and(keyPaddingMask!.ne(zero).unsqueeze(1));
         var negative = dtype == bfloat16 ? -3.3895313892515355e38 : dtype == float16 ? -65504.0 : float.MinValue;
-        using var fill = negative.ToScalar(); // disposed after use, never by the finalizer: see RmsNorm
+        using var fill = negative.ToScalar();
         var mask = zeros(batch, queryLength, keyLength, dtype: dtype, device: device)
             .masked_fill(allowedPerRow.logical_not(), fill);
         return mask.unsqueeze(1).MoveToOuterDisposeScope();

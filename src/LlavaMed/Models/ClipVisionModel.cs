@@ -68,7 +68,7 @@ public sealed class ClipVisionEmbeddings : Module<Tensor, Tensor>
             .flatten(2).transpose(1, 2); // [B, g*g, D]
         var cls = class_embedding.expand(batch, 1, -1);
         var withCls = cat([cls, patches], 1);
-        return (withCls + position_embedding.weight!.unsqueeze(0)).MoveToOuterDisposeScope();
+        return withCls.Plus(position_embedding.weight!.unsqueeze(0)).MoveToOuterDisposeScope();
     }
 }
 
@@ -110,8 +110,8 @@ public sealed class ClipEncoderLayer : Module<Tensor, Tensor>
     public override Tensor forward(Tensor hidden)
     {
         using var scope = NewDisposeScope();
-        var afterAttention = hidden + self_attn.forward(layer_norm1.forward(hidden));
-        return (afterAttention + mlp.forward(layer_norm2.forward(afterAttention))).MoveToOuterDisposeScope();
+        var afterAttention = hidden.Plus(self_attn.forward(layer_norm1.forward(hidden)));
+        return afterAttention.Plus(mlp.forward(layer_norm2.forward(afterAttention))).MoveToOuterDisposeScope();
     }
 }
 
@@ -148,7 +148,7 @@ public sealed class ClipMlp : Module<Tensor, Tensor>
 {
     private readonly Linear fc1, fc2;
     private readonly bool quickGelu;
-    private readonly Scalar quickGeluScale = 1.702.ToScalar(); // held alive: see RmsNorm
+    private readonly Scalar quickGeluScale = 1.702.ToScalar(); // held alive: see TensorArithmetic
 
     public ClipMlp(ClipVisionConfig config) : base(nameof(ClipMlp))
     {

@@ -71,7 +71,7 @@ public sealed class ResponseGenerator(LlavaForCausalLM model, Func<IReadOnlyList
                         // are ignored.
                         var lastTokens = tensor(generated.Select(g => g[^1]).ToArray(), [batch, 1], device: model.Device);
                         Replace(ref attentionMask, cat([attentionMask!, ones_like(lastPositions!)], 1));
-                        Replace(ref lastPositions, lastPositions! + 1);
+                        Replace(ref lastPositions, lastPositions!.Plus(TensorArithmetic.One));
                         var output = model.Forward(model.EmbedTokens(lastTokens), attentionMask, lastPositions!, cache: cache);
                         nextLogits = output.Logits[.., -1];
                     }
@@ -136,7 +136,7 @@ public sealed class ResponseGenerator(LlavaForCausalLM model, Func<IReadOnlyList
     {
         using var scope = NewDisposeScope();
         if (options.Temperature <= 0) return logits.argmax(-1).data<long>().ToArray();
-        using var temperature = options.Temperature.ToScalar(); // explicit Scalars: see RmsNorm
+        using var temperature = options.Temperature.ToScalar(); // explicit Scalars: see TensorArithmetic
         var probabilities = logits.div(temperature).softmax(-1);
         if (options.TopP < 1.0)
         {

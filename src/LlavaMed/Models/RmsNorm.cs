@@ -10,8 +10,7 @@ namespace LlavaMed.Models;
 public sealed class RmsNorm : Module<Tensor, Tensor>
 {
     private readonly Parameter weight;
-    // Held for the module's lifetime: an implicitly converted Scalar can be finalized while native code still
-    // reads it (see TorchSharp's open issue on implicit Scalar disposal), which corrupts long runs.
+    // Held for the module's lifetime, never a temporary: see TensorArithmetic.
     private readonly Scalar eps;
 
     public RmsNorm(int size, double eps) : base(nameof(RmsNorm))
@@ -25,7 +24,7 @@ public sealed class RmsNorm : Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var x = hidden.to(float32);
-        var normalised = x * rsqrt(x.square().mean([-1], keepdim: true).add(eps));
+        var normalised = x * rsqrt((x * x).mean([-1], keepdim: true).Plus(eps));
         return (weight * normalised.to(hidden.dtype)).MoveToOuterDisposeScope();
     }
 }

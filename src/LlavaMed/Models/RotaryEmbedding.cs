@@ -11,8 +11,11 @@ public static class RotaryEmbedding
     public static (Tensor Cos, Tensor Sin) CosSin(Tensor positionIds, int headDim, double theta)
     {
         using var scope = NewDisposeScope();
-        using var dimension = ((double)headDim).ToScalar(); // explicit Scalars: see RmsNorm
-        var exponents = arange(0, headDim, 2, dtype: float32, device: positionIds.device).div(dimension);
+        using var zero = 0.ToScalar(); // explicit Scalars: see TensorArithmetic
+        using var end = headDim.ToScalar();
+        using var two = 2.ToScalar();
+        using var dimension = ((double)headDim).ToScalar();
+        var exponents = arange(zero, end, two, dtype: float32, device: positionIds.device).div(dimension);
         var inverseFrequencies = tensor((float)theta, device: positionIds.device).pow(exponents).reciprocal();
         var angles = positionIds.to(float32).unsqueeze(-1) * inverseFrequencies; // [B, T, hd/2]
         var doubled = cat([angles, angles], -1);
@@ -27,6 +30,6 @@ public static class RotaryEmbedding
         var rotatedHalf = cat([-x.narrow(-1, half, half), x.narrow(-1, 0, half)], -1);
         var c = cos.unsqueeze(1).to(x.dtype);
         var s = sin.unsqueeze(1).to(x.dtype);
-        return (x * c + rotatedHalf * s).MoveToOuterDisposeScope();
+        return (x * c).Plus(rotatedHalf * s).MoveToOuterDisposeScope();
     }
 }

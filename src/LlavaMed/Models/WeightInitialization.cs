@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace LlavaMed.Models;
@@ -13,10 +14,11 @@ public static class WeightInitialization
     {
         using var generator = new Generator(seed);
         using var _ = no_grad();
+        using var one = 1.0.ToScalar(); // explicit Scalars: see TensorArithmetic
         foreach (var (name, parameter) in model.named_parameters().OrderBy(p => p.name, StringComparer.Ordinal))
         {
             if (name.EndsWith(".bias", StringComparison.Ordinal)) parameter.zero_();
-            else if (IsNormScale(name)) parameter.fill_(1.0);
+            else if (IsNormScale(name)) parameter.fill_(one);
             else parameter.normal_(0, InitializerRange, generator);
         }
     }

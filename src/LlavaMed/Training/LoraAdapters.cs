@@ -13,7 +13,7 @@ namespace LlavaMed.Training;
 public sealed class LoraAdapters : IDisposable
 {
     readonly List<(string Name, Linear Target, Parameter A, Parameter B, Action RemoveHook)> adapters = [];
-    readonly Scalar scale; // held alive: see RmsNorm
+    readonly Scalar scale; // held alive: see TensorArithmetic
     readonly double dropout;
 
     LoraAdapters(double scale, double dropout)
@@ -41,7 +41,7 @@ public sealed class LoraAdapters : IDisposable
             var a = new Parameter(empty(options.Rank, weight.shape[1], dtype: weight.dtype, device: weight.device));
             using (no_grad()) a.uniform_(-bound, bound, generator);
             var b = new Parameter(zeros(weight.shape[0], options.Rank, dtype: weight.dtype, device: weight.device));
-            var hook = linear.register_forward_hook((_, input, output) => output + lora.Delta(input, a, b));
+            var hook = linear.register_forward_hook((_, input, output) => output.Plus(lora.Delta(input, a, b)));
             lora.adapters.Add((name, linear, a, b, hook.remove));
         }
         if (lora.adapters.Count == 0)
@@ -83,7 +83,7 @@ public sealed class LoraAdapters : IDisposable
         using var _ = no_grad();
         foreach (var (_, target, a, b, removeHook) in adapters)
         {
-            target.weight!.add_(b.matmul(a).mul(scale));
+            target.weight!.PlusInPlace(b.matmul(a).mul(scale));
             removeHook();
         }
         adapters.Clear();

@@ -27,7 +27,7 @@ public sealed class NonFiniteLossException(string message) : Exception(message);
 public sealed class StageTrainer
 {
     public const string TrainerStateFile = "trainer_state.json";
-    public const string OptimizerStateFile = "optimizer.bin";
+    public const string OptimizerStateFile = "optimizer.safetensors";
     public const string LogFile = "log.jsonl";
     public const string AdapterFile = "adapter_model.safetensors";
 
@@ -62,10 +62,9 @@ public sealed class StageTrainer
             lora.Load(adapterFile.Names.ToDictionary(n => n, n => adapterFile.ReadTensor(n)));
         }
         var groups = ParameterGroups(model, stage, lora);
-        using var optimizer = new AdamW(groups.Select(g => new AdamW.ParamGroup(g.Parameters, g.LearningRate, 0.9, 0.999, 1e-8, stage.WeightDecay)),
-                                        stage.LearningRate, 0.9, 0.999, 1e-8, stage.WeightDecay);
+        using var optimizer = new AdamWOptimizer(groups.Select(g => new ParameterGroup(g.Parameters, g.LearningRate)), weightDecay: stage.WeightDecay);
         var state = resumeFrom is null ? new TrainerState(0, 0, 0) : TrainerState.Read(resumeFrom);
-        if (resumeFrom is not null) optimizer.load_state_dict(Path.Combine(resumeFrom, OptimizerStateFile));
+        if (resumeFrom is not null) optimizer.Load(Path.Combine(resumeFrom, OptimizerStateFile));
         int startStep = state.Step;
         yield return Progress(stage, state, totalSteps, double.NaN, 0, 0, TimeSpan.Zero, TimeSpan.Zero,
                               resumeFrom is null
@@ -91,7 +90,7 @@ public sealed class StageTrainer
                 using var stepRandom = new Generator((ulong)stage.Seed * 1_000_003UL + (ulong)state.Step);
                 if (lora is not null) lora.DropoutGenerator = stepRandom;
                 double lr = stage.LearningRate * LearningRateSchedule.CosineWithWarmup(state.Step, totalSteps, warmup);
-                foreach (var (group, definition) in optimizer.ParamGroups.Zip(groups))
+                foreach (var (group, definition) in optimizer.Groups.Zip(groups))
                     group.LearningRate = definition.LearningRate * lr / stage.LearningRate;
                 double loss = OptimizerStep(model, optimizer, microBatches, stage.MaxGradNorm);
                 samplesSeen += microBatches.Sum(b => b.Ids.Count);
@@ -133,9 +132,10 @@ public sealed class StageTrainer
 
     /// <summary>One optimiser step over the accumulated micro-batches; returns the mean loss. Each micro-batch's
     /// loss is scaled by its share of the step's supervised tokens, so accumulation equals one big batch.</summary>
-    static double OptimizerStep(LlavaForCausalLM model, AdamW optimizer, List<TrainingBatch> microBatches, double maxGradNorm)
+    static double OptimizerStep(LlavaForCausalLM model, AdamWOptimizer optimizer, List<TrainingBatch> microBatches, double maxGradNorm)
     {
-        optimizer.zero_grad();
+        optimizer.ZeroGrad();
+        using var ignoreIndex = MultimodalSplice.IgnoreIndex.ToScalar();
         long supervised = microBatches.Sum(b => b.Labels.Sum(l => l.Skip(1).LongCount(x => x != MultimodalSplice.IgnoreIndex)));
         double total = 0;
         foreach (var batch in microBatches)
@@ -143,16 +143,16 @@ public sealed class StageTrainer
             using var scope = NewDisposeScope();
             using var inputs = model.PrepareInputs(batch.InputIds, batch.PixelValues, batch.Labels, PaddingSide.Right);
             var loss = model.Forward(inputs).Loss!;
-            long batchSupervised = inputs.Labels![.., 1..].ne(MultimodalSplice.IgnoreIndex).sum().item<long>();
+            long batchSupervised = inputs.Labels![.., 1..].ne(ignoreIndex).sum().item<long>();
             // Nothing to learn here: no supervised token, or (stage 1) a text-only batch the projector never sees.
             if (batchSupervised == 0 || !loss.requires_grad) continue;
             var share = (double)batchSupervised / Math.Max(1, supervised);
-            using var shareScalar = share.ToScalar(); // explicit Scalars: see RmsNorm
+            using var shareScalar = share.ToScalar(); // explicit Scalars: see TensorArithmetic
             loss.mul(shareScalar).backward();
             total += loss.item<float>() * share;
         }
-        if (maxGradNorm > 0) nn.utils.clip_grad_norm_(optimizer.parameters(), maxGradNorm);
-        using (NewDisposeScope()) optimizer.step();
+        if (maxGradNorm > 0) nn.utils.clip_grad_norm_(optimizer.Parameters, maxGradNorm);
+        optimizer.Step();
         return total;
     }
 
@@ -182,14 +182,14 @@ public sealed class StageTrainer
 
     /// <summary>Writes <c>checkpoint-STEP/</c> atomically (a temporary folder renamed when complete) and keeps
     /// the newest <see cref="TrainingStage.KeepLastCheckpoints"/>.</summary>
-    static void SaveCheckpoint(TrainingStage stage, LlavaPipeline pipeline, AdamW optimizer, LoraAdapters? lora, TrainerState state)
+    static void SaveCheckpoint(TrainingStage stage, LlavaPipeline pipeline, AdamWOptimizer optimizer, LoraAdapters? lora, TrainerState state)
     {
         var final = Path.Combine(stage.OutputDir, $"checkpoint-{state.Step}");
         var temporary = final + ".tmp";
         if (Directory.Exists(temporary)) Directory.Delete(temporary, recursive: true);
         CheckpointWriter.Save(pipeline.Model, temporary, stage.TokenizerFolder ?? stage.InitFrom, pipeline.ImageProcessor.Config,
                               new JsonObject { ["stage"] = stage.Name, ["step"] = state.Step, ["seed"] = stage.Seed });
-        optimizer.save_state_dict(Path.Combine(temporary, OptimizerStateFile));
+        optimizer.Save(Path.Combine(temporary, OptimizerStateFile));
         if (lora is not null) SafetensorsFile.Save(Path.Combine(temporary, AdapterFile), lora.StateDict());
         state.Write(temporary);
         if (Directory.Exists(final)) Directory.Delete(final, recursive: true);

@@ -86,6 +86,33 @@ public sealed class CurriculumTests : IDisposable
         Assert.Equal(Numbers("first").ToJsonString(), Numbers("second").ToJsonString());
     }
 
+    /// <summary>Stage 3 on the real VQA-RAD (../shared): the quick scale trains on all 3,064 training questions and
+    /// evaluates on every 8th of the 451 test questions; the report carries the image-blind baselines.</summary>
+    [Fact]
+    public void VqaRadStageThreeIsComparedWithImageBlindBaselines()
+    {
+        var root = SharedFixtures.Require("datasets", "vqa-rad");
+        var output = new StringWriter();
+        var folder = Path.Combine(temporary, "vqa-rad");
+        var exitCode = CliApp.Build().Parse(["curriculum", "--quick", "--out", folder, "--vqa", "vqa-rad", "--vqa-root", root])
+            .Invoke(new InvocationConfiguration { Output = output, Error = output });
+        TestContext.Current.TestOutputHelper?.WriteLine(output.ToString());
+        Assert.Equal(0, exitCode);
+
+        var metrics = JsonNode.Parse(File.ReadAllText(Path.Combine(folder, "metrics.json")))!;
+        Assert.Equal("vqa-rad", metrics["vqa_set"]!.GetValue<string>());
+        var baselines = metrics["baselines"]!.AsArray();
+        Assert.Equal(["majority-answer", "question-only"], baselines.Select(b => b!["name"]!.GetValue<string>()));
+        var evaluated = metrics["stages"]![2]!["vqa"]!["llava-med-v1"]!;
+        Assert.Equal(60, evaluated["n_closed"]!.GetValue<int>() + evaluated["n_open"]!.GetValue<int>());
+        // The majority answer of closed VQA-RAD questions ("no") is right about half the time.
+        var majority = baselines[0]!["vqa"]!["strict"]!["closed_accuracy"]!.GetValue<double>();
+        Assert.InRange(majority, 0.3, 0.7);
+        Assert.Contains("3064 training questions", File.ReadAllText(Path.Combine(folder, "report.md")));
+        Assert.Contains("best image-blind baseline", File.ReadAllText(Path.Combine(folder, "report.md")));
+        Assert.True(File.Exists(Path.Combine(folder, "stage3-downstream", "model.safetensors")));
+    }
+
     [Fact]
     public void VqaRadWithoutRootIsAnError()
     {

@@ -20,17 +20,26 @@ public static class TinyModels
         },
     };
 
+    /// <summary>Weights drawn from a private generator (uniform within 1/sqrt(fan-in), as torch's default layers
+    /// draw; unit norm scales): tests run in parallel, so torch's global generator gives no reproducible weights.</summary>
     public static LlavaForCausalLM Create(LlavaConfig config, int seed = 7)
     {
-        manual_seed(seed);
         var model = new LlavaForCausalLM(config);
+        using var generator = new Generator((ulong)seed);
+        using var _ = no_grad();
+        foreach (var (name, parameter) in model.named_parameters().OrderBy(p => p.name, StringComparer.Ordinal))
+        {
+            if (name.Contains("norm") || name.Contains("layrnorm")) { if (name.EndsWith("weight")) parameter.fill_(1.0); else parameter.zero_(); continue; }
+            double bound = 1 / Math.Sqrt(parameter.dim() >= 2 ? parameter.numel() / parameter.shape[0] : parameter.shape[0]);
+            parameter.uniform_(-bound, bound, generator);
+        }
         model.eval();
         return model;
     }
 
     public static Tensor Images(int count, int seed = 11)
     {
-        manual_seed(seed);
-        return randn(count, 3, 28, 28);
+        using var generator = new Generator((ulong)seed);
+        return randn([count, 3, 28, 28], generator: generator);
     }
 }

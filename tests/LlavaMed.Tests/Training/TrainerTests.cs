@@ -221,3 +221,32 @@ public sealed class SampleOrderTests
         Assert.Equal(order[^4..].Order(), order[^4..]);
     }
 }
+
+public sealed class BatchLoaderTests : IDisposable
+{
+    readonly string temporary = Directory.CreateTempSubdirectory("llava-loader-").FullName;
+
+    public void Dispose() => Directory.Delete(temporary, recursive: true);
+
+    [Fact]
+    public void CachedImagesGiveTheSameBatchesAsDecodingEachTime()
+    {
+        var demo = DemoCheckpoint.EnsureCreated(Path.Combine(temporary, "demo"));
+        using var pipeline = LlavaMed.Inference.LlavaPipeline.Load(demo.ModelFolder);
+        var samples = Enumerable.Range(0, 10).Select(i => new LlavaSample($"s{i}", Path.GetFileName(demo.ImagePath),
+            [ConversationTurn.Human("<image>\nWhat is shown?"), ConversationTurn.Gpt($"finding {i}")])).ToList();
+        var dataset = LlavaMed.Data.Batching.TokenizedDataset.Create(samples, ConversationTemplate.MistralInstruct, pipeline.Tokenizer, 128, demo.ModelFolder);
+        float[][] Pixels(long cacheBytes)
+        {
+            var loader = new LlavaMed.Data.Batching.BatchLoader(dataset, pipeline.ImageProcessor,
+                new LlavaMed.Data.Batching.BatchOptions { BatchSize = 4, Seed = 1, ImageCacheBytes = cacheBytes });
+            return Enumerable.Range(0, 2).SelectMany(epoch => loader.Epoch(epoch, cancellation: TestContext.Current.CancellationToken)).Select(batch =>
+            {
+                using (batch) return batch.PixelValues!.data<float>().ToArray();
+            }).ToArray();
+        }
+        var cached = Pixels(512L << 20);
+        Assert.Equal(6, cached.Length); // 3 batches per epoch, 2 epochs
+        Assert.Equal(Pixels(0), cached);
+    }
+}

@@ -22,13 +22,19 @@ public sealed record BatchOptions
     /// <summary>How many batches the background workers prepare ahead of the consumer.</summary>
     public int Prefetch { get; init; } = 4;
     public int Workers { get; init; } = Math.Max(1, Environment.ProcessorCount - 1);
+    /// <summary>Preprocessed images kept for later epochs and other questions on the same image (VQA sets ask
+    /// about ten per image), up to this many bytes; the rest are decoded each time they are used.</summary>
+    public long ImageCacheBytes { get; init; } = 512L << 20;
 }
 
 /// <summary>Turns a tokenized dataset into batches in a deterministic per-epoch order. Images are decoded and
 /// preprocessed on background threads (into float arrays); the consumer's thread makes the tensors, so they
-/// belong to its dispose scopes.</summary>
+/// belong to its dispose scopes. Preprocessed images are cached (see <see cref="BatchOptions.ImageCacheBytes"/>).</summary>
 public sealed class BatchLoader(TokenizedDataset dataset, ClipImageProcessor imageProcessor, BatchOptions options)
 {
+    readonly System.Collections.Concurrent.ConcurrentDictionary<string, float[]> imageCache = new(StringComparer.Ordinal);
+    long cachedBytes;
+
     public int BatchesPerEpoch => (dataset.Samples.Count + options.BatchSize - 1) / options.BatchSize;
 
     public int[] EpochOrder(int epoch) => options.GroupByModalityLength
@@ -90,8 +96,19 @@ public sealed class BatchLoader(TokenizedDataset dataset, ClipImageProcessor ima
     {
         var samples = members.Select(i => dataset.Samples[i]).ToArray();
         var images = samples.Where(s => s.ImagePath is not null && s.InputIds.Contains(MultimodalSplice.ImageTokenIndex))
-            .Select(s => imageProcessor.Preprocess(RgbImage.Load(s.ImagePath!)))
+            .Select(s => Preprocessed(s.ImagePath!))
             .ToArray();
         return new PreparedBatch(index, samples, images, imageProcessor.Config.CropHeight, imageProcessor.Config.CropWidth);
+    }
+
+    /// <summary>The image's pixel values, shared read-only between batches (batch tensors copy them).</summary>
+    float[] Preprocessed(string path)
+    {
+        if (imageCache.TryGetValue(path, out var cached)) return cached;
+        var pixels = imageProcessor.Preprocess(RgbImage.Load(path));
+        if (!imageProcessor.IsDeterministic) return pixels;
+        if (Interlocked.Add(ref cachedBytes, pixels.Length * sizeof(float)) <= options.ImageCacheBytes) imageCache.TryAdd(path, pixels);
+        else Interlocked.Add(ref cachedBytes, -pixels.Length * sizeof(float));
+        return pixels;
     }
 }
