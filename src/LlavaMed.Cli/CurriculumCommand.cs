@@ -42,7 +42,7 @@ public static class CurriculumCommand
             var final = result.Stages[^1].Evaluation;
             stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"done in {result.WallSeconds:F0} s (peak working set {result.PeakWorkingSetBytes / (1024 * 1024)} MB): after stage 3 closed accuracy "
-                + $"{final.ClosedAccuracy:F3}, open recall {final.OpenRecall:F3}; report {result.ReportHtmlPath}"));
+                + $"{final.ClosedAccuracy:F3} (llava-med-v1) / {final.StrictClosedAccuracy:F3} (strict), open recall {final.OpenRecall:F3}; report {result.ReportHtmlPath}"));
             return 0;
         }));
         return command;

@@ -22,7 +22,10 @@ public sealed record TextScores(int Count, double TokenF1, double Bleu, IReadOnl
 /// alone), chat answers on the qa50-style set, and examples of VQA answers.</summary>
 public sealed record StageEvaluation(VqaReport Vqa, TextScores Captions, TextScores Chat, IReadOnlyList<ExampleAnswer> VqaExamples)
 {
+    /// <summary>llava-med-v1 (run_eval.py) closed accuracy: misses that contain yes or no are left out of the count.</summary>
     public double ClosedAccuracy => Vqa.LlavaMedV1!.ClosedAccuracy;
+    /// <summary>Closed accuracy over every closed question (chance 0.5 for yes/no).</summary>
+    public double StrictClosedAccuracy => Vqa.Strict!.ClosedAccuracy ?? 0;
     public double OpenRecall => Vqa.LlavaMedV1!.OpenRecall ?? 0;
 }
 

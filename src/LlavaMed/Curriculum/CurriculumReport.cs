@@ -85,11 +85,15 @@ public static class CurriculumReport
             var verdict = model > best.Value ? "above" : model == best.Value ? "equal to" : "below";
             return $"{what} {F(model)}, {verdict} the best image-blind baseline ({best.Name} {F(best.Value)}, {(model - best.Value) * 100:+0.0;-0.0;0.0} points)";
         }
+        var v1 = final.LlavaMedV1!;
+        var quirk = $" The llava-med-v1 closed accuracy is run_eval.py's: an answer that contains yes or no but not the reference is left "
+            + $"out of its denominator instead of counted wrong ({v1.Closed - v1.ClosedCounted} of {v1.Closed} closed questions after stage 3), so a "
+            + "constant \"no\" scores 1.0 on it; the strict closed accuracy counts every question and is the one to compare with chance (0.5).";
         return $"After stage 3 on the {r.VqaSet} test split: "
             + Compare("closed accuracy (llava-med-v1)", final.LlavaMedV1!.ClosedAccuracy, r.Baselines.Select(b => (b.Name, b.Vqa.LlavaMedV1!.ClosedAccuracy))) + "; "
             + Compare("closed accuracy (strict)", final.Strict!.ClosedAccuracy ?? 0, r.Baselines.Select(b => (b.Name, b.Vqa.Strict!.ClosedAccuracy ?? 0))) + "; "
             + Compare("open recall (llava-med-v1)", final.LlavaMedV1.OpenRecall ?? 0, r.Baselines.Select(b => (b.Name, b.Vqa.LlavaMedV1!.OpenRecall ?? 0))) + "; "
-            + Compare("open exact match (strict)", final.Strict.OpenExactMatch ?? 0, r.Baselines.Select(b => (b.Name, b.Vqa.Strict!.OpenExactMatch ?? 0))) + ".";
+            + Compare("open exact match (strict)", final.Strict.OpenExactMatch ?? 0, r.Baselines.Select(b => (b.Name, b.Vqa.Strict!.OpenExactMatch ?? 0))) + "." + quirk;
     }
 
     static string Intro(CurriculumResult r) =>
