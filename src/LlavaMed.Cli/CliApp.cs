@@ -8,6 +8,7 @@ public static class CliApp
 {
     public static RootCommand Build() => new("llava-med: the LLaVA-Med workbench (model, checkpoints, inference)")
     {
+        AblateCommand.Create(),
         AskCommand.Create(),
         ChatCommand.Create(),
         CurriculumCommand.Create(),

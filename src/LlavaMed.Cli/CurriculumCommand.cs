@@ -35,9 +35,7 @@ public static class CurriculumCommand
             var clock = System.Diagnostics.Stopwatch.StartNew();
             var result = CurriculumRunner.Run(options, new SynchronousProgress<CurriculumProgress>(p =>
             {
-                if (!p.IsTrainingStep) stdout.WriteLine($"{clock.Elapsed:mm\\:ss} [{p.Phase}] {p.Message}");
-                else if (p.Step == p.TotalSteps || p.Step % Math.Max(1, p.TotalSteps / 5) == 0)
-                    stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{clock.Elapsed:mm\\:ss} [{p.Phase}] step {p.Step}/{p.TotalSteps} loss {p.Loss:F4}"));
+                if (ProgressLine(clock.Elapsed, p) is { } line) stdout.WriteLine(line);
             }));
             var final = result.Stages[^1].Evaluation;
             stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -47,4 +45,12 @@ public static class CurriculumCommand
         }));
         return command;
     }
+
+    /// <summary>A progress record as a terminal line: every message, and about five loss lines per phase (null for
+    /// the steps in between). <paramref name="run"/> names the run when several share the output (ablations).</summary>
+    internal static string? ProgressLine(TimeSpan elapsed, CurriculumProgress p, string run = "") =>
+        !p.IsTrainingStep ? $"{elapsed:mm\\:ss} {run}[{p.Phase}] {p.Message}"
+        : p.Step == p.TotalSteps || p.Step % Math.Max(1, p.TotalSteps / 5) == 0
+            ? string.Create(CultureInfo.InvariantCulture, $"{elapsed:mm\\:ss} {run}[{p.Phase}] step {p.Step}/{p.TotalSteps} loss {p.Loss:F4}")
+            : null;
 }

@@ -5,7 +5,8 @@ namespace LlavaMed.Curriculum;
 
 /// <summary>What <see cref="CurriculumRunner.Run"/> does: where it writes, the seed, and the scale (full or quick).
 /// <see cref="VqaRoot"/> names a VQA-RAD folder (trainset.json, testset.json, images/) for stage 3 and its
-/// evaluation instead of the synthetic VQA split.</summary>
+/// evaluation instead of the synthetic VQA split. <see cref="Variant"/> changes the curriculum for an ablation
+/// (the default is the curriculum itself).</summary>
 public sealed record CurriculumOptions
 {
     public required string OutputDir { get; init; }
@@ -14,8 +15,16 @@ public sealed record CurriculumOptions
     /// <summary>Where the generated corpus is cached (default: the workbench cache).</summary>
     public string? CacheFolder { get; init; }
     public string? VqaRoot { get; init; }
+    /// <summary>The scale before the variant's changes (default: <see cref="CurriculumScale.Full"/>, or
+    /// <see cref="CurriculumScale.QuickRun"/> with <see cref="Quick"/>).</summary>
+    public CurriculumScale? BaseScale { get; init; }
+    public CurriculumVariant Variant { get; init; } = CurriculumVariant.Default;
+    /// <summary>A starting-model folder shared between runs (<see cref="StartingModelBuilder.Key"/> names what must match):
+    /// reused when it holds a finished build, built there otherwise. Without it the run builds its own
+    /// <c>{OutputDir}/starting-model</c>.</summary>
+    public string? StartingModelFolder { get; init; }
 
-    public CurriculumScale Scale => Quick ? CurriculumScale.QuickRun : CurriculumScale.Full;
+    public CurriculumScale Scale => Variant.Apply(BaseScale ?? (Quick ? CurriculumScale.QuickRun : CurriculumScale.Full));
 }
 
 /// <summary>Sizes of one curriculum run: corpus, model, and the epochs of each pretraining loop and stage. The
@@ -31,6 +40,8 @@ public sealed record CurriculumScale
     public int VisionLayers { get; init; } = 2;
     public int ImageSize { get; init; } = 112;
     public int PatchSize { get; init; } = 28;
+    /// <summary>LLaVA's <c>mm_projector_type</c>: <c>mlp2x_gelu</c> (LLaVA-1.5, LLaVA-Med v1.5) or <c>linear</c> (LLaVA, LLaVA-Med v1.0).</summary>
+    public string ProjectorType { get; init; } = "mlp2x_gelu";
     public int VisionEpochs { get; init; } = 30;
     public int LanguageEpochs { get; init; } = 1;
     public int GeneralAlignmentEpochs { get; init; } = 2;
@@ -55,14 +66,14 @@ public sealed record CurriculumScale
         VqaTestQuestions = 60, CaptionFigures = 4, ChatQuestions = 8,
     };
 
-    /// <summary>A small Mistral-style LLaVA (GQA 4/2 heads, SwiGLU) with a CLIP tower and an mlp2x_gelu projector.
+    /// <summary>A small Mistral-style LLaVA (GQA 4/2 heads, SwiGLU) with a CLIP tower and a <see cref="ProjectorType"/> projector.
     /// The projector reads the tower's last layer (select layer -1): with a two-layer tower, LLaVA's -2 would leave
     /// half of it unused.</summary>
     public LlavaConfig ModelConfig(int vocabularySize) => new()
     {
         VocabSize = vocabularySize, HiddenSize = HiddenSize, IntermediateSize = HiddenSize * 8 / 3 / 8 * 8, NumHiddenLayers = Layers,
         NumAttentionHeads = 4, NumKeyValueHeads = 2, MaxPositionEmbeddings = 1024, TokenizerModelMaxLength = 512,
-        MmHiddenSize = VisionHidden, MmVisionSelectLayer = -1,
+        MmHiddenSize = VisionHidden, MmVisionSelectLayer = -1, MmProjectorType = ProjectorType,
         Vision = new ClipVisionConfig
         {
             HiddenSize = VisionHidden, IntermediateSize = VisionHidden * 2, NumHiddenLayers = VisionLayers,

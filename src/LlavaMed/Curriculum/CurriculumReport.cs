@@ -99,7 +99,7 @@ public static class CurriculumReport
     static string Intro(CurriculumResult r) =>
         $"Scale `{r.Scale.Name}`, seed {r.Seed}: wall time {r.WallSeconds:0} s, peak working set {r.PeakWorkingSetBytes / (1024 * 1024)} MB. "
         + $"Model: decoder hidden {r.Scale.HiddenSize}, {r.Scale.Layers} layers (GQA 4/2), CLIP {r.Scale.ImageSize} px / patch {r.Scale.PatchSize}, "
-        + $"tower hidden {r.Scale.VisionHidden} x {r.Scale.VisionLayers} layers, mlp2x_gelu projector, {r.Scale.VocabularySize}-piece SentencePiece tokenizer.";
+        + $"tower hidden {r.Scale.VisionHidden} x {r.Scale.VisionLayers} layers, {r.Scale.ProjectorType} projector, {r.Scale.VocabularySize}-piece SentencePiece tokenizer.";
 
     const string Method =
         "The starting model plays the general LLaVA that LLaVA-Med starts from. Its vision tower was pretrained to predict the words of "

@@ -63,13 +63,17 @@ public static class CurriculumRunner
         var corpus = summary.Layout;
         Report(new("corpus", $"{(summary.FromCache ? "reused" : "generated")} corpus {corpus.Root}"));
 
-        var startFolder = Path.Combine(output, "starting-model");
-        foreach (var p in StartingModelBuilder.Build(corpus, scale, options.Seed, startFolder)) Report(p);
-        var startModel = Path.Combine(startFolder, StartingModelBuilder.ModelFolderName);
+        var startFolder = options.StartingModelFolder ?? Path.Combine(output, "starting-model");
+        if (options.StartingModelFolder is not null && StartingModelBuilder.IsBuilt(startFolder))
+            Report(new("starting-model", $"reused the starting model in {startFolder}"));
+        else
+            foreach (var p in StartingModelBuilder.Build(corpus, scale, options.Seed, startFolder)) Report(p);
+        var startModel = StartingModelBuilder.ModelFolder(startFolder, options.Variant.Start);
         ReleaseMemory();
 
         var data = Path.Combine(output, "data");
-        var (instructPath, notes) = WriteInstructionData(corpus, data, options.Seed);
+        var (instructPath, notes) = WriteInstructionData(corpus, data, options.Seed, options.Variant.InlineMentions, options.Variant.InstructionFraction);
+        if (options.Variant.Axes.Count > 0) notes.Insert(0, $"ablation variant '{options.Variant.Name}': {options.Variant.Describe(scale)}");
         var vqa = options.VqaRoot is null
             ? new VqaSplits(ReadVqa(corpus.VqaTrain), ReadVqa(corpus.VqaTest), corpus.Images)
             : new VqaSplits(ReadVqa(Path.Combine(options.VqaRoot, "trainset.json")), ReadVqa(Path.Combine(options.VqaRoot, "testset.json")),
@@ -138,14 +142,16 @@ public static class CurriculumRunner
     sealed record VqaSplits(IReadOnlyList<LlavaSample> Train, IReadOnlyList<LlavaSample> Test, string ImageRoot);
 
     /// <summary>The three stages with small-model presets: the paper's recipe (what trains, templates, data), with
-    /// learning rates and epochs for a model of this size trained from a small start.</summary>
+    /// learning rates and epochs for a model of this size trained from a small start. A scale with 0 alignment epochs
+    /// has no stage 1 (the paper's "stage 1: 0 epochs" ablation): stage 2 then starts from the starting model.</summary>
     public static IEnumerable<TrainingStage> Stages(CurriculumScale scale, int seed, SyntheticCorpusLayout corpus, string instructPath,
                                                     string downstreamTrain, string vqaImages, string startModel, string output)
     {
-        yield return TrainingStage.Alignment(corpus.Alignment, corpus.Images, startModel, Path.Combine(output, "stage1-alignment")) with
-        {
-            Epochs = scale.AlignmentEpochs, BatchSize = 64, GradientAccumulation = 1, Seed = seed, MaxLength = 256,
-        };
+        if (scale.AlignmentEpochs > 0)
+            yield return TrainingStage.Alignment(corpus.Alignment, corpus.Images, startModel, Path.Combine(output, "stage1-alignment")) with
+            {
+                Epochs = scale.AlignmentEpochs, BatchSize = 64, GradientAccumulation = 1, Seed = seed, MaxLength = 256,
+            };
         yield return TrainingStage.Instruction(instructPath, corpus.Images, startModel, Path.Combine(output, "stage2-instruction")) with
         {
             Epochs = scale.InstructionEpochs, LearningRate = 1e-3, ProjectorLearningRate = 2e-3, BatchSize = 64, GradientAccumulation = 1, Seed = seed, MaxLength = 384,
@@ -157,23 +163,27 @@ public static class CurriculumRunner
     }
 
     /// <summary>Runs the self-instruct pipeline offline with the truth-based writer over the training figures'
-    /// captions and writes the conversations (images renamed to the corpus's files).</summary>
-    internal static (string Path, List<string> Notes) WriteInstructionData(SyntheticCorpusLayout corpus, string data, int seed)
+    /// captions (with their inline mentions when <paramref name="inlineMentions"/>; of a seeded subset of the figures
+    /// when <paramref name="fraction"/> is below 1) and writes the conversations (images renamed to the corpus's files).</summary>
+    internal static (string Path, List<string> Notes) WriteInstructionData(SyntheticCorpusLayout corpus, string data, int seed,
+                                                                           bool inlineMentions = false, double fraction = 1)
     {
         var findings = corpus.ReadFindings();
         var images = findings.ToDictionary(f => f.PairId, f => f.Image);
         var provider = new ProviderOptions { Provider = ChatProvider.Synthetic, SyntheticWriter = new FindingConversationWriter(findings), MaxAttempts = 1 };
         using var client = ChatClientFactory.Create(provider);
         var generator = new SelfInstructGenerator(client, SelfInstructPrompt.Load(), CleaningRules.Load(), ChatClientFactory.RequestOptions(provider));
-        var (figures, _) = FigureCaptionRecord.ReadFile(corpus.InstructFigCaptions, skipBadRecords: false);
-        var result = generator.RunAsync(figures, new SelfInstructOptions { Seed = seed, Concurrency = 1 }).GetAwaiter().GetResult();
+        var (allFigures, _) = FigureCaptionRecord.ReadFile(corpus.InstructFigCaptions, skipBadRecords: false);
+        var figures = fraction < 1 ? SelfInstructGenerator.Subset(allFigures, (int)Math.Round(allFigures.Count * fraction), seed) : allFigures;
+        var result = generator.RunAsync(figures, new SelfInstructOptions { Seed = seed, Concurrency = 1, InlineMentions = inlineMentions }).GetAwaiter().GetResult();
         if (result.Failed > 0)
             throw new InvalidOperationException($"self-instruct failed for {result.Failed} figures, e.g. {result.Items.First(i => i.Status == SelfInstructStatus.Failed).Problems.FirstOrDefault()}");
         var path = Path.Combine(data, "instruct", "llava_med_instruct.json");
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         SelfInstructGenerator.WriteSamples(path, result.Samples.Select(s => s with { Image = images[s.Id] }));
         return (path, [$"stage 2 data: {result.Kept} conversations ({result.PairsKept} of {result.PairsParsed} question-answer pairs kept by the cleaning rules) "
-                       + $"from {figures.Count} training figures, written by {provider.SyntheticWriter.Name}"]);
+                       + $"from {figures.Count} {(figures.Count < allFigures.Count ? $"of {allFigures.Count} " : "")}training figures"
+                       + $"{(inlineMentions ? " with their inline mentions" : "")}, written by {provider.SyntheticWriter.Name}"]);
     }
 
     internal static IReadOnlyList<LlavaSample> ReadVqa(string path) =>

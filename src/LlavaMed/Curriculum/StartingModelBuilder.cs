@@ -1,3 +1,6 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
 using System.Text.Json.Nodes;
 using LlavaMed.Checkpoints;
 using LlavaMed.Data;
@@ -10,7 +13,7 @@ using LlavaMed.Training;
 namespace LlavaMed.Curriculum;
 
 /// <summary>A progress record of the curriculum: the phase (tokenizer, vision, language, general-alignment,
-/// general-instruction, alignment, instruction, downstream, evaluate-*, report), a message, and for training steps
+/// general-instruction, starting-model, alignment, instruction, downstream, evaluate-*, report), a message, and for training steps
 /// the step and loss.</summary>
 public sealed record CurriculumProgress(string Phase, string Message, int Step = 0, int TotalSteps = 0, double Loss = double.NaN)
 {
@@ -28,6 +31,27 @@ public sealed record CurriculumProgress(string Phase, string Message, int Step =
 public static class StartingModelBuilder
 {
     public const string ModelFolderName = "model";
+
+    /// <summary>The pretrained tower and language model with an untrained projector: the start "from the bare
+    /// language model" (<see cref="StartingPoint.BareLanguageModel"/>).</summary>
+    public const string PretrainedFolderName = "pretrained";
+
+    /// <summary>The checkpoint in a build folder that a curriculum starting at <paramref name="start"/> loads.</summary>
+    public static string ModelFolder(string buildFolder, StartingPoint start) =>
+        Path.Combine(buildFolder, start == StartingPoint.General ? ModelFolderName : PretrainedFolderName);
+
+    /// <summary>Whether <paramref name="buildFolder"/> holds a finished build (the general model is written last,
+    /// its weights last of all).</summary>
+    public static bool IsBuilt(string buildFolder) => File.Exists(Path.Combine(buildFolder, ModelFolderName, "model.safetensors"));
+
+    /// <summary>Everything <see cref="Build"/> depends on (the corpus, the tokenizer size, the model's shape and
+    /// projector, the pretraining and general-stage epochs, the seed) and nothing else, so that curricula which
+    /// differ only after the starting model (stage epochs, instruction data, starting point) share one build.</summary>
+    public static StartingModelKey Key(CurriculumScale scale, int seed) => new(string.Create(CultureInfo.InvariantCulture,
+        $"corpus {(scale.Corpus with { Seed = seed }).CacheKey}; vocabulary {scale.VocabularySize}; decoder {scale.HiddenSize}x{scale.Layers}; "
+        + $"tower {scale.VisionHidden}x{scale.VisionLayers}, {scale.ImageSize} px / patch {scale.PatchSize}; projector {scale.ProjectorType}; "
+        + $"epochs vision {scale.VisionEpochs}, language {scale.LanguageEpochs}, general alignment {scale.GeneralAlignmentEpochs}, "
+        + $"general instruction {scale.GeneralInstructionEpochs}; seed {seed}"), scale.ImageSize, scale.ProjectorType, seed);
 
     /// <summary>Builds into <paramref name="folder"/> (tokenizer/, pretrained/, general-alignment/, model/).
     /// Deterministic: the same corpus, scale and seed give byte-identical weights.</summary>
@@ -119,4 +143,12 @@ public static class StartingModelBuilder
             .Concat(LlavaSample.ReadJsonArray(corpus.GeneralInstruct).Select(s => string.Join(" ", s.Conversations.Select(t => t.Value.Replace(LlavaTokenizer.ImagePlaceholder, "").Trim()))))
             .Concat(LlavaSample.ReadJsonArray(corpus.Alignment).Select(s => s.Answer))
             .ToList();
+}
+
+/// <summary>What a starting model is built from (<see cref="StartingModelBuilder.Key"/>): its settings in words, and a
+/// folder name made of the image size, projector and seed and a hash of the settings.</summary>
+public sealed record StartingModelKey(string Settings, int ImageSize, string ProjectorType, int Seed)
+{
+    public string FolderName => string.Create(CultureInfo.InvariantCulture,
+        $"px{ImageSize}-{ProjectorType}-seed{Seed}-{Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(Settings)))[..12]}");
 }

@@ -38,10 +38,17 @@ public sealed partial class CaptionConversationWriter : ISyntheticConversationWr
         // A one-sentence caption without a recognised kind: ask about the features it lists.
         if (pairs.Count < 2 && sentences.Count == 1 && FeatureClause().Match(sentences[0]) is { Success: true } clause)
             pairs.Add(new("Which features stand out?", "The image shows " + LowerFirstWord(Tidy(clause.Groups["rest"].Value))));
-        var mention = figure.InTextMentions.Select(Detokenize).FirstOrDefault(m => m.Length > 20
-                                                   && !sentences.Any(s => s.Contains(m, StringComparison.OrdinalIgnoreCase)));
-        if (mention is not null) pairs.Add(new("Is there anything else worth noting in the image?", mention));
+        if (MentionPair(figure, sentences) is { } mention) pairs.Add(mention);
         return pairs;
+    }
+
+    /// <summary>A turn from the text that cites the figure, when the request carried inline mentions: the first
+    /// mention long enough to say something and not already contained in <paramref name="alreadySaid"/>, as prose.</summary>
+    public static ConversationPair? MentionPair(FigureCaptionRecord figure, IReadOnlyCollection<string> alreadySaid)
+    {
+        var mention = figure.InTextMentions.Select(Detokenize).FirstOrDefault(m => m.Length > 20
+                                                   && !alreadySaid.Any(s => s.Contains(m, StringComparison.OrdinalIgnoreCase)));
+        return mention is null ? null : new ConversationPair("Is there anything else worth noting in the image?", mention);
     }
 
     static string QuestionAbout(string sentence, List<ConversationPair> asked)

@@ -7,7 +7,9 @@ namespace LlavaMed.Data.Synthetic;
 /// corpus's <c>findings.json</c> and writes a 4-10 turn conversation whose every answer is the figure's ground truth
 /// (modality, organ, finding, side, level, size, count, stain or colour), in varied phrasings. Where GPT-4 read a
 /// caption, this writer knows the picture, so stage 2 can teach a model to answer questions about images. The
-/// choice of questions and phrasings is a hash of the pair_id: the same figure always gets the same conversation.</summary>
+/// choice of questions and phrasings is a hash of the pair_id: the same figure always gets the same conversation. When
+/// the request shows the figure's inline mentions (the paper's 60K-IM data), one more turn comes from them, as
+/// <see cref="CaptionConversationWriter"/> adds it.</summary>
 public sealed class FindingConversationWriter : ISyntheticConversationWriter
 {
     /// <summary>The findings file name the writer expects beside a synthetic captions file's corpus root.</summary>
@@ -18,7 +20,7 @@ public sealed class FindingConversationWriter : ISyntheticConversationWriter
     public FindingConversationWriter(IEnumerable<FindingRecord> findings) =>
         byPairId = findings.ToDictionary(f => f.PairId, StringComparer.Ordinal);
 
-    public string Name => "synthetic-findings-v1";
+    public string Name => "synthetic-findings-v2";
 
     /// <summary>The writer for a captions file that belongs to a synthetic corpus (a <c>findings.json</c> in its
     /// folder or the folder above, as <see cref="SyntheticCorpusLayout"/> places them), else null.</summary>
@@ -37,7 +39,8 @@ public sealed class FindingConversationWriter : ISyntheticConversationWriter
     {
         if (!byPairId.TryGetValue(figure.PairId, out var record))
             throw new KeyNotFoundException($"figure '{figure.PairId}' is not in the corpus's findings (a captions file of another corpus?)");
-        return Write(record);
+        var pairs = Write(record);
+        return CaptionConversationWriter.MentionPair(figure, pairs.Select(p => p.Answer).ToList()) is { } mention ? [.. pairs, mention] : pairs;
     }
 
     public static IReadOnlyList<ConversationPair> Write(FindingRecord record)
