@@ -162,7 +162,7 @@ public sealed partial record AblationGrid(string Scale, int Seed, IReadOnlyList<
 
     /// <summary>The variants named in <paramref name="names"/> (all when null or empty); an unknown name is an error
     /// that lists the grid's names.</summary>
-    public IReadOnlyList<CurriculumVariant> Select(IReadOnlyCollection<string>? names)
+    public IReadOnlyList<CurriculumVariant> VariantsNamed(IReadOnlyCollection<string>? names)
     {
         if (names is null || names.Count == 0) return Variants;
         var unknown = names.Where(n => Variants.All(v => v.Name != n)).ToList();

@@ -1,7 +1,7 @@
 using System.Diagnostics;
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using LlavaMed.Checkpoints;
+using LlavaMed.Workbench;
 
 namespace LlavaMed.Curriculum;
 
@@ -51,7 +51,7 @@ public static class AblationRunner
         var clock = Stopwatch.StartNew();
         var baseScale = options.Scale ?? grid.BaseScale;
         grid.Validate(baseScale);
-        var selected = grid.Select(options.Only).Select(v => v.Name).ToHashSet();
+        var selected = grid.VariantsNamed(options.Only).Select(v => v.Name).ToHashSet();
         var output = Path.GetFullPath(options.OutputDir);
         Directory.CreateDirectory(output);
         var rows = new List<AblationRow>();
@@ -95,11 +95,11 @@ public static class AblationRunner
     }
 
     /// <summary>What a finished variant folder must have been run with to be reused: the variant, the whole scale it
-    /// ran at and the seed.</summary>
+    /// ran at (the record's printed members: every setting, the corpus's included) and the seed.</summary>
     public static JsonObject Stamp(CurriculumVariant variant, CurriculumScale scale, int seed) => new()
     {
         ["variant"] = AblationGrid.VariantToJson(variant),
-        ["scale"] = JsonSerializer.SerializeToNode(scale),
+        ["scale"] = scale.ToString(),
         ["seed"] = seed,
     };
 
@@ -111,10 +111,4 @@ public static class AblationRunner
 
     static JsonObject ReadMetrics(string folder) => JsonNode.Parse(File.ReadAllText(Path.Combine(folder, "metrics.json")))!.AsObject();
 
-    /// <summary>Calls back on the reporting thread (<see cref="Progress{T}"/> would post to the thread pool and
-    /// reorder records).</summary>
-    sealed class InlineProgress<T>(Action<T> report) : IProgress<T>
-    {
-        public void Report(T value) => report(value);
-    }
 }

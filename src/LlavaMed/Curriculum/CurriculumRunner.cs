@@ -174,7 +174,7 @@ public static class CurriculumRunner
         using var client = ChatClientFactory.Create(provider);
         var generator = new SelfInstructGenerator(client, SelfInstructPrompt.Load(), CleaningRules.Load(), ChatClientFactory.RequestOptions(provider));
         var (allFigures, _) = FigureCaptionRecord.ReadFile(corpus.InstructFigCaptions, skipBadRecords: false);
-        var figures = fraction < 1 ? SelfInstructGenerator.Subset(allFigures, (int)Math.Round(allFigures.Count * fraction), seed) : allFigures;
+        var figures = fraction < 1 ? SelfInstructGenerator.Subset(allFigures, Math.Max(1, (int)Math.Round(allFigures.Count * fraction)), seed) : allFigures;
         var result = generator.RunAsync(figures, new SelfInstructOptions { Seed = seed, Concurrency = 1, InlineMentions = inlineMentions }).GetAwaiter().GetResult();
         if (result.Failed > 0)
             throw new InvalidOperationException($"self-instruct failed for {result.Failed} figures, e.g. {result.Items.First(i => i.Status == SelfInstructStatus.Failed).Problems.FirstOrDefault()}");

@@ -8,8 +8,9 @@ using LlavaMed.Plotting;
 
 namespace LlavaMed.Curriculum;
 
-/// <summary>A curriculum run folder (its <c>metrics.json</c>), named by its path under the folder it was found in.</summary>
-public sealed record CurriculumRunInfo(string Name, string Folder, JsonObject Metrics)
+/// <summary>A curriculum run folder (its <c>metrics.json</c>), named by its path under the folder it was found in, with
+/// its ablation variant when it belongs to a grid (its <c>ablation-variant.json</c>).</summary>
+public sealed record CurriculumRunInfo(string Name, string Folder, JsonObject Metrics, CurriculumVariant? Variant = null)
 {
     /// <summary>Stage 3's data ("synthetic", "vqa-rad"); null for runs written before metrics.json recorded it.</summary>
     public string? VqaDataset => Metrics["vqa_dataset"]?.GetValue<string>();
@@ -21,12 +22,12 @@ public sealed record CurriculumRunInfo(string Name, string Folder, JsonObject Me
         get
         {
             var method = $"LLaVA-Med curriculum ({Metrics["scale"]?.GetValue<string>() ?? "?"} scale, seed {Metrics["seed"]?.ToJsonString() ?? "?"})";
-            var stamp = Path.Combine(Folder, AblationRunner.StampFileName);
-            if (!File.Exists(stamp)) return method;
-            var variant = AblationGrid.VariantFromJson(JsonNode.Parse(File.ReadAllText(stamp))?["variant"], stamp, "variant");
-            return $"{method}, ablation '{variant.DisplayLabel}'";
+            return Variant is { } variant ? $"{method}, ablation '{variant.DisplayLabel}'" : method;
         }
     }
+
+    /// <summary>A short name for chart legends: the ablation variant's label, or the run's folder.</summary>
+    public string ShortName => Variant?.DisplayLabel ?? Name;
 
     public JsonObject? Stage(string name) =>
         Metrics["stages"]?.AsArray().Select(s => s!.AsObject()).FirstOrDefault(s => s["name"]?.GetValue<string>() == name);
@@ -62,7 +63,9 @@ public sealed record PaperRuns(IReadOnlyList<CurriculumRunInfo> Curricula, IRead
                     {
                         case "metrics.json":
                             var metrics = JsonNode.Parse(File.ReadAllText(file))?.AsObject();
-                            if (metrics?["stages"] is JsonArray) curricula.Add(new CurriculumRunInfo(name, Path.GetDirectoryName(file)!, metrics));
+                            var stamp = Path.Combine(Path.GetDirectoryName(file)!, AblationRunner.StampFileName);
+                            var variant = File.Exists(stamp) ? AblationGrid.VariantFromJson(JsonNode.Parse(File.ReadAllText(stamp))?["variant"], stamp, "variant") : null;
+                            if (metrics?["stages"] is JsonArray) curricula.Add(new CurriculumRunInfo(name, Path.GetDirectoryName(file)!, metrics, variant));
                             break;
                         case AblationTable.JsonFileName:
                             ablations.Add(AblationTable.Read(file));
@@ -96,12 +99,14 @@ public sealed record PaperRuns(IReadOnlyList<CurriculumRunInfo> Curricula, IRead
 /// numbers are.</summary>
 public sealed record PaperTable(string Title, IReadOnlyList<string> Headers, IReadOnlyList<IReadOnlyList<string>> Rows, string Note)
 {
+    /// <summary>The rows to show: a row of dashes when no run filled the table, so its layout still shows.</summary>
+    public IReadOnlyList<IReadOnlyList<string>> DisplayRows => Rows.Count > 0 ? Rows : [Headers.Select(_ => "-").ToList()];
+
     public string ToMarkdown()
     {
         var md = new StringBuilder($"## {Title}\n\n{Note}\n\n");
         md.AppendLine("| " + string.Join(" | ", Headers) + " |").AppendLine("|" + string.Concat(Headers.Select(_ => "---|")));
-        foreach (var row in Rows) md.AppendLine("| " + string.Join(" | ", row.Select(c => c.Replace("|", "\\|"))) + " |");
-        if (Rows.Count == 0) md.AppendLine("| " + string.Join(" | ", Headers.Select(_ => "-")) + " |");
+        foreach (var row in DisplayRows) md.AppendLine("| " + string.Join(" | ", row.Select(c => c.Replace("|", "\\|"))) + " |");
         return md.AppendLine().ToString();
     }
 }
@@ -141,19 +146,20 @@ public static class PaperTables
     /// is not recorded are left out and named in <paramref name="notes"/>.</summary>
     public static PaperTable Vqa(PaperRuns runs, string metricSet = "llava-med-v1", ICollection<string>? notes = null)
     {
-        var rows = new List<IReadOnlyList<string>>();
-        foreach (var method in VqaCells(runs, metricSet, notes))
-            rows.Add([method.Key, .. VqaDatasets.SelectMany(d => method.Value.TryGetValue(d.Key, out var cell)
-                ? new[] { Percent(cell.Open), Percent(cell.Closed) } : ["-", "-"])]);
+        var rows = VqaRows(runs, metricSet, notes).Select(row => (IReadOnlyList<string>)[row.Method,
+            .. VqaDatasets.SelectMany(d => row.Cells.TryGetValue(d.Key, out var cell) ? new[] { Percent(cell.Open), Percent(cell.Closed) } : ["-", "-"])]).ToList();
         var (open, closed) = metricSet == StrictMetrics.Name ? ("open: exact match", "closed: accuracy") : ("open: recall", "closed: accuracy");
-        return new PaperTable("VQA (the paper's Table 5 layout)", ["method", .. VqaDatasets.SelectMany(d => new[] { $"{d.Title} open", $"{d.Title} closed" })], rows,
+        return new PaperTable("VQA (the paper's layout: methods by data set, open and closed)", ["method", .. VqaDatasets.SelectMany(d => new[] { $"{d.Title} open", $"{d.Title} closed" })], rows,
             $"Percent after stage 3, metric set `{metricSet}` ({open}; {closed}). `-`: no run on that data set. SLAKE and PathVQA columns fill "
             + "in from runs fine-tuned on them; the synthetic column is the workbench's embedded corpus, not a paper data set.");
     }
 
-    static Dictionary<string, Dictionary<string, (double? Open, double? Closed)>> VqaCells(PaperRuns runs, string metricSet, ICollection<string>? notes)
+    /// <summary>A row of the VQA table: the method, a short name for legends, and (open, closed) per data set key.</summary>
+    sealed record VqaRow(string Method, string ShortName, Dictionary<string, (double? Open, double? Closed)> Cells);
+
+    static List<VqaRow> VqaRows(PaperRuns runs, string metricSet, ICollection<string>? notes)
     {
-        var methods = new Dictionary<string, Dictionary<string, (double? Open, double? Closed)>>();
+        var rows = new List<VqaRow>();
         foreach (var run in runs.Curricula)
         {
             if (run.VqaDataset is not { } dataset)
@@ -161,24 +167,28 @@ public static class PaperTables
                 notes?.Add($"{run.Folder}: left out of the VQA table (its metrics.json does not record the VQA data set; rerun to record it)");
                 continue;
             }
-            var method = run.Method;
-            // A second run of the same method on the same data gets its own row, named by its folder.
-            if (methods.TryGetValue(method, out var existing) && existing.ContainsKey(dataset)) method = $"{method} [{run.Name}]";
-            if (!methods.TryGetValue(method, out var cells)) methods[method] = cells = [];
-            cells[dataset] = OpenClosed(run.Stage("downstream"), metricSet);
+            // Runs of one method on different data sets share a row; a second run on the same data gets its own.
+            var row = rows.FirstOrDefault(r => r.Method == run.Method && !r.Cells.ContainsKey(dataset));
+            if (row is null)
+            {
+                var duplicate = rows.Any(r => r.Method == run.Method);
+                rows.Add(row = new VqaRow(duplicate ? $"{run.Method} [{run.Name}]" : run.Method, duplicate ? run.Name : run.ShortName, []));
+            }
+            row.Cells[dataset] = OpenClosed(run.Stage("downstream"), metricSet);
         }
-        return methods;
+        return rows;
     }
 
-    /// <summary>One chart per data set that has runs: open and closed, a bar per method.</summary>
+    /// <summary>One chart per data set that has runs (named by its key): open and closed, a bar per method (named
+    /// shortly: the ablation variant's label or the run's folder).</summary>
     public static IReadOnlyList<(string Dataset, Chart Chart)> VqaCharts(PaperRuns runs, string metricSet = "llava-med-v1")
     {
-        var cells = VqaCells(runs, metricSet, notes: null);
+        var rows = VqaRows(runs, metricSet, notes: null);
         return VqaDatasets
-            .Select(d => (d.Title, series: cells.Where(m => m.Value.TryGetValue(d.Key, out var c) && c.Open is not null && c.Closed is not null)
-                .Select(m => new BarSeries(m.Key, [m.Value[d.Key].Open!.Value * 100, m.Value[d.Key].Closed!.Value * 100])).ToList()))
+            .Select(d => (d.Key, d.Title, series: rows.Where(r => r.Cells.TryGetValue(d.Key, out var c) && c.Open is not null && c.Closed is not null)
+                .Select(r => new BarSeries(r.ShortName, [r.Cells[d.Key].Open!.Value * 100, r.Cells[d.Key].Closed!.Value * 100])).ToList()))
             .Where(x => x.series.Count > 0)
-            .Select(x => (x.Title, Charts.GroupedBars(["open", "closed"], x.series, $"{x.Title}: VQA after stage 3 ({metricSet})", yTitle: "percent")))
+            .Select(x => (x.Key, Charts.GroupedBars(["open", "closed"], x.series, $"{x.Title}: VQA after stage 3 ({metricSet})", yTitle: "percent")))
             .ToList();
     }
 
@@ -198,7 +208,7 @@ public static class PaperTables
             var f1 = run.Stage("instruction")?["chat"]?["token_f1"] is JsonValue v && v.TryGetValue<double>(out var x) ? x : (double?)null;
             rows.Add([run.Name, Proxy, .. ChatColumns.Select(c => c.Category == "overall" && f1 is { } f ? (f * 100).ToString("0.0", CultureInfo.InvariantCulture) : "-")]);
         }
-        return new PaperTable("Chat (the paper's Table 4 layout)", ["run", "measure", .. ChatColumns.Select(c => c.Title)], rows,
+        return new PaperTable("Chat (the paper's layout: relative score by question type and domain)", ["run", "measure", .. ChatColumns.Select(c => c.Title)], rows,
             "Rows measured by the GPT judge (`llava-med eval chat --output {run}/eval-chat.json`) give the relative score by question type "
             + "and domain. Rows marked proxy are NOT judged: the token F1 of the stage-2 model's answers against the reference answers, "
             + "overall only, on the workbench's qa50-style set; it is not comparable with the paper's relative scores.");
@@ -218,7 +228,7 @@ public static class PaperTables
         }
         var reviewed = runs.ChatReviews.Select(r => Path.GetDirectoryName(r.Path)).ToHashSet();
         var proxy = runs.Curricula.Where(r => !reviewed.Contains(r.Folder))
-            .Select(r => (r.Name, F1: r.Stage("instruction")?["chat"]?["token_f1"] is JsonValue v && v.TryGetValue<double>(out var x) ? x : (double?)null))
+            .Select(r => (Name: r.ShortName, F1: r.Stage("instruction")?["chat"]?["token_f1"] is JsonValue v && v.TryGetValue<double>(out var x) ? x : (double?)null))
             .Where(p => p.F1 is not null).ToList();
         if (proxy.Count > 0)
             charts.Add(("chat-token-f1-proxy", Charts.Bar(proxy.Select(p => p.Name), proxy.Select(p => p.F1!.Value * 100),

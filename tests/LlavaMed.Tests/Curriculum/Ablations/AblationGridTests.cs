@@ -92,9 +92,9 @@ public sealed class AblationGridTests
     {
         var grid = AblationGrid.Parse("""{"variants": [{"name": "a"}, {"name": "b"}]}""", "grid.json");
 
-        Assert.Equal(["b"], grid.Select(["b"]).Select(v => v.Name));
-        Assert.Equal(2, grid.Select(null).Count);
-        var error = Assert.Throws<ArgumentException>(() => grid.Select(["b", "c"]));
+        Assert.Equal(["b"], grid.VariantsNamed(["b"]).Select(v => v.Name));
+        Assert.Equal(2, grid.VariantsNamed(null).Count);
+        var error = Assert.Throws<ArgumentException>(() => grid.VariantsNamed(["b", "c"]));
         Assert.Contains("grid.json has no variant 'c' (it has a, b)", error.Message);
     }
 }
@@ -160,7 +160,7 @@ public sealed class CurriculumVariantTests
     }
 
     [Fact]
-    public void TheStartingModelKeyChangesWithWhatTheBuildReadsOnly()
+    public void TheStartingModelKeyChangesWithWhatTheBuildReadsOnlyAndTheRunStampWithEverySetting()
     {
         var scale = CurriculumScale.QuickRun;
         var key = StartingModelBuilder.Key(scale, 0);
@@ -189,6 +189,9 @@ public sealed class CurriculumVariantTests
                 : scale.Corpus with { Figures = scale.Corpus.Figures + 1 };
             property.SetValue(changed, value);
             Assert.True(afterTheStartingModel.Contains(property.Name) == (StartingModelBuilder.Key(changed, 0) == key), property.Name);
+            // A finished variant is reused only when every setting is the same.
+            Assert.NotEqual(AblationRunner.Stamp(CurriculumVariant.Default, scale, 0).ToJsonString(),
+                            AblationRunner.Stamp(CurriculumVariant.Default, changed, 0).ToJsonString());
         }
     }
 
@@ -249,5 +252,24 @@ public sealed class AblateCliTests : IDisposable
         Assert.Equal(1, code);
         Assert.Contains("has no variant 'c' (it has a, b)", error);
         Assert.False(Directory.Exists(Path.Combine(temporary, "out")));
+    }
+
+    [Fact]
+    public void AQuickGridPrintsItsProgressAndTheTable()
+    {
+        var grid = Path.Combine(temporary, "grid.json");
+        File.WriteAllText(grid, """{"scale": "full", "variants": [{"name": "no-stage1", "stage1_epochs": 0}]}""");
+        var output = Path.Combine(temporary, "out");
+
+        var (code, stdout, _) = CliRunner.Run("ablate", "--grid", grid, "--quick", "--out", output);
+
+        Assert.Equal(0, code);
+        Assert.Contains("no-stage1 [ablation] stage 1 skipped (0 epochs); starting model px56-mlp2x_gelu-seed0-", stdout);
+        Assert.Contains("no-stage1 [downstream] step ", stdout);
+        Assert.Contains("| no-stage1 | no-stage1 | 0 | captions | 1 | 56 | mlp2x_gelu | general model (from LLaVA) |", stdout);
+        Assert.Contains("done in ", stdout);
+        Assert.Contains("1 variants run, 0 reused", stdout);
+        Assert.True(File.Exists(Path.Combine(output, "ablations.csv")));
+        Assert.False(Directory.Exists(Path.Combine(output, "no-stage1", "stage1-alignment")));
     }
 }

@@ -66,7 +66,7 @@ public sealed class PaperTablesTests : IDisposable
         Assert.Equal(["LLaVA-Med curriculum (full scale, seed 0)", "30.00", "60.00", "-", "-", "-", "-", "80.00", "90.00"], row);
         Assert.Contains(notes, n => n.Contains("old") && n.Contains("does not record the VQA data set"));
         Assert.Equal(["15.00", "30.00"], PaperTables.Vqa(runs, "strict").Rows[0].Skip(1).Take(2));
-        Assert.Equal(["VQA-RAD", "synthetic"], PaperTables.VqaCharts(runs).Select(c => c.Dataset));
+        Assert.Equal(["vqa-rad", "synthetic"], PaperTables.VqaCharts(runs).Select(c => c.Dataset));
 
         var chat = PaperTables.Chat(runs);
         Assert.Equal(["run", "measure", "Conversation", "Description", "CXR", "MRI", "Histology", "Gross", "CT", "Overall"], chat.Headers);
