@@ -12,8 +12,9 @@ namespace LlavaMed.Curriculum;
 /// its ablation variant when it belongs to a grid (its <c>ablation-variant.json</c>).</summary>
 public sealed record CurriculumRunInfo(string Name, string Folder, JsonObject Metrics, CurriculumVariant? Variant = null)
 {
-    /// <summary>Stage 3's data ("synthetic", "vqa-rad"); null for runs written before metrics.json recorded it.</summary>
-    public string? VqaDataset => Metrics["vqa_dataset"]?.GetValue<string>();
+    /// <summary>Stage 3's data ("synthetic", "vqa-rad"; metrics.json's <c>vqa_set</c>); null for runs written before
+    /// metrics.json recorded it.</summary>
+    public string? VqaDataset => Metrics["vqa_set"]?.GetValue<string>();
 
     /// <summary>The method a table row stands for: the curriculum at its scale and seed, and the ablation variant when
     /// the run belongs to a grid. Runs of one method on different data sets share a row.</summary>
@@ -118,7 +119,7 @@ public sealed record PaperTable(string Title, IReadOnlyList<string> Headers, IRe
 /// estimated.</summary>
 public static class PaperTables
 {
-    /// <summary>The data sets of the VQA table: (metrics.json's <c>vqa_dataset</c>, column title).</summary>
+    /// <summary>The data sets of the VQA table: (metrics.json's <c>vqa_set</c>, column title).</summary>
     public static readonly IReadOnlyList<(string Key, string Title)> VqaDatasets =
         [("vqa-rad", "VQA-RAD"), ("slake", "SLAKE"), ("pathvqa", "PathVQA"), ("synthetic", "synthetic")];
 

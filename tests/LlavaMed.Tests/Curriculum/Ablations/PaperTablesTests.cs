@@ -18,7 +18,7 @@ public sealed class PaperTablesTests : IDisposable
 
     static string Metrics(string? dataset, double open, double closed, double chat) => new JsonObject
     {
-        ["scale"] = "full", ["seed"] = 0, ["vqa_dataset"] = dataset,
+        ["scale"] = "full", ["seed"] = 0, ["vqa_set"] = dataset,
         ["stages"] = new JsonArray(
             new JsonObject { ["name"] = "instruction", ["chat"] = new JsonObject { ["token_f1"] = chat } },
             new JsonObject
