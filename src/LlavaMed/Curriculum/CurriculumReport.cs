@@ -104,7 +104,7 @@ public static class CurriculumReport
     const string Method =
         "The starting model plays the general LLaVA that LLaVA-Med starts from. Its vision tower was pretrained to predict the words of "
         + "each image's caption (general scenes and the training figures' alignment captions, as BiomedCLIP and PMC-CLIP pretrain on "
-        + "figure-caption pairs): LLaVA-Med keeps the tower frozen in every stage, so it must already see organs, findings, sides, sizes and "
+        + "figure-caption pairs; images shifted and contrast-jittered so that it does not memorise them): LLaVA-Med keeps the tower frozen in every stage, so it must already see organs, findings, sides, sizes and "
         + "counts. Its language model was pretrained on text alone, and it went through LLaVA's two stages on the general scenes (projector "
         + "alignment on captions, instruction tuning on conversations). The curriculum then runs stage 1 (projector only, plain template, "
         + "figure captions), stage 2 (projector + LM, self-instruct conversations written offline from each figure's ground truth) and stage 3 "

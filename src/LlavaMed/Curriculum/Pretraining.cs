@@ -24,9 +24,13 @@ public static class Pretraining
     /// their contrastive loss with, and VirTex-style caption supervision): a linear head over the flattened patch
     /// features (so where something is matters, not only what) predicts which vocabulary pieces the caption holds,
     /// with a multi-label cross-entropy. Small batches of near-identical synthetic captions make a contrastive loss
-    /// mostly false negatives; predicting the words needs no negatives. The head is thrown away afterwards.</summary>
+    /// mostly false negatives; predicting the words needs no negatives. The head is thrown away afterwards.
+    /// A few thousand images are memorised within tens of epochs; <paramref name="augmentation"/> (drawn from
+    /// <c>System.Random(seed, epoch)</c> in batch order, so still deterministic) keeps the tower learning what the
+    /// captions say instead.</summary>
     public static IEnumerable<PretrainingStep> VisionTower(LlavaForCausalLM model, ClipImageProcessor processor, LlavaTokenizer tokenizer,
-                                                          IReadOnlyList<ImageCaption> pairs, int epochs, int batchSize, double learningRate, int seed)
+                                                          IReadOnlyList<ImageCaption> pairs, int epochs, int batchSize, double learningRate, int seed,
+                                                          PixelAugmentation augmentation)
     {
         var tower = model.Model.VisionTower;
         var vision = model.Config.Vision;
@@ -41,9 +45,13 @@ public static class Pretraining
         foreach (var parameter in parameters) parameter.requires_grad = true;
         using var optimizer = new AdamWOptimizer([new ParameterGroup(parameters, learningRate)], weightDecay: 0.01);
         tower.train();
-        foreach (var step in Steps("vision", optimizer, pairs.Count, epochs, batchSize, learningRate, seed, batch =>
+        var side = processor.Config.CropHeight;
+        Random? augmentationRandom = null;
+        int augmentationEpoch = -1;
+        foreach (var step in Steps("vision", optimizer, pairs.Count, epochs, batchSize, learningRate, seed, (epoch, batch) =>
         {
-            var input = ClipImageProcessor.ToBatchTensor(batch.Select(i => pixels[i]).ToList(), processor.Config.CropHeight, processor.Config.CropWidth);
+            if (epoch != augmentationEpoch) (augmentationRandom, augmentationEpoch) = (new Random(seed * 7919 + epoch + 104729), epoch);
+            var input = ClipImageProcessor.ToBatchTensor(batch.Select(i => augmentation.Apply(pixels[i], side, augmentationRandom!)).ToList(), side, side);
             var logits = head.forward(tower.SelectFeatures(input).flatten(1));
             var multiHot = new float[batch.Length * tokenizer.VocabularySize];
             for (int row = 0; row < batch.Length; row++)
@@ -72,7 +80,7 @@ public static class Pretraining
         }
         using var optimizer = new AdamWOptimizer([new ParameterGroup(parameters, learningRate)], weightDecay: 0.01);
         model.train();
-        foreach (var step in Steps("language", optimizer, rows.Count, epochs, batchSize, learningRate, seed, batch =>
+        foreach (var step in Steps("language", optimizer, rows.Count, epochs, batchSize, learningRate, seed, (_, batch) =>
         {
             var ids = batch.Select(i => rows[i]).ToList();
             // No using: the step's dispose scope frees the inputs after backward.
@@ -86,7 +94,7 @@ public static class Pretraining
     /// <summary>The shared loop of both pretraining phases: seeded batches per epoch, cosine schedule with warm-up,
     /// clipping at 1, every step inside a dispose scope.</summary>
     static IEnumerable<PretrainingStep> Steps(string phase, AdamWOptimizer optimizer, int count,
-                                              int epochs, int batchSize, double learningRate, int seed, Func<int[], Tensor> lossOf)
+                                              int epochs, int batchSize, double learningRate, int seed, Func<int, int[], Tensor> lossOf)
     {
         int total = (count + batchSize - 1) / batchSize * epochs, step = 0;
         for (int epoch = 0; epoch < epochs; epoch++)
@@ -96,7 +104,7 @@ public static class Pretraining
                 using (var scope = NewDisposeScope())
                 {
                     SetLearningRate(optimizer, learningRate, step, total);
-                    var value = lossOf(batch);
+                    var value = lossOf(epoch, batch);
                     optimizer.ZeroGrad();
                     value.backward();
                     nn.utils.clip_grad_norm_(optimizer.Parameters, 1.0);

@@ -50,6 +50,7 @@ public static class StartingModelBuilder
     public static StartingModelKey Key(CurriculumScale scale, int seed) => new(string.Create(CultureInfo.InvariantCulture,
         $"corpus {(scale.Corpus with { Seed = seed }).CacheKey}; vocabulary {scale.VocabularySize}; decoder {scale.HiddenSize}x{scale.Layers}; "
         + $"tower {scale.VisionHidden}x{scale.VisionLayers}, {scale.ImageSize} px / patch {scale.PatchSize}; projector {scale.ProjectorType}; "
+        + $"vision batch {scale.VisionBatchSize}, augmentation shift {scale.VisionAugmentation.MaxShiftFraction} jitter {scale.VisionAugmentation.Jitter}; "
         + $"epochs vision {scale.VisionEpochs}, language {scale.LanguageEpochs}, general alignment {scale.GeneralAlignmentEpochs}, "
         + $"general instruction {scale.GeneralInstructionEpochs}; seed {seed}"), scale.ImageSize, scale.ProjectorType, seed);
 
@@ -76,8 +77,9 @@ public static class StartingModelBuilder
         {
             WeightInitialization.Initialize(model, (ulong)seed);
             var pairs = VisionPairs(corpus);
-            yield return new CurriculumProgress("vision", $"vision tower: caption-word pretraining on {pairs.Count} image-caption pairs, {scale.VisionEpochs} epochs");
-            foreach (var step in Pretraining.VisionTower(model, processor, tokenizer, pairs, scale.VisionEpochs, batchSize: 128, learningRate: 2e-3, seed))
+            yield return new CurriculumProgress("vision", $"vision tower: caption-word pretraining on {pairs.Count} image-caption pairs, {scale.VisionEpochs} epochs{(scale.VisionAugmentation.IsNone ? "" : ", images shifted and jittered")}");
+            foreach (var step in Pretraining.VisionTower(model, processor, tokenizer, pairs, scale.VisionEpochs, scale.VisionBatchSize,
+                                                                learningRate: 2e-3, seed, scale.VisionAugmentation))
                 yield return new CurriculumProgress("vision", "", step.Step, step.TotalSteps, step.Loss);
             var texts = LanguageTexts(corpus);
             yield return new CurriculumProgress("language", $"language model: next-token pretraining on {texts.Count} texts, {scale.LanguageEpochs} epochs");

@@ -1,3 +1,4 @@
+using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
@@ -85,6 +86,22 @@ public sealed class LlavaForCausalLM : Module
         if (states is not null)
             foreach (var state in states) state.MoveToOuterDisposeScope();
         return new CausalLMOutput(logits.MoveToOuterDisposeScope(), loss, states);
+    }
+
+    /// <summary>The training loss of <see cref="Forward(MultimodalInputs, KeyValueCache?, bool)"/> (mean cross-entropy
+    /// over the supervised next tokens) with the head applied only where a label is supervised: a VQA sample
+    /// supervises a few answer tokens out of ~50, and the [B, T, vocab] logits are a quarter of the small model's work.</summary>
+    public Tensor TrainingLoss(MultimodalInputs inputs)
+    {
+        ArgumentNullException.ThrowIfNull(inputs.Labels);
+        using var scope = NewDisposeScope();
+        var (hidden, _) = model.Forward(inputs.InputsEmbeds, inputs.AttentionMask, inputs.PositionIds, null, false);
+        var targets = inputs.Labels[.., 1..].reshape(-1).to(hidden.device);
+        using var ignored = MultimodalSplice.IgnoreIndex.ToScalar(); // explicit Scalars: see TensorArithmetic
+        var supervised = targets.ne(ignored).nonzero().squeeze(1);
+        var states = hidden[.., ..^1].reshape(-1, hidden.shape[^1]).index_select(0, supervised);
+        var logits = lm_head is null ? functional.linear(states, model.EmbedTokens.weight!) : lm_head.forward(states);
+        return functional.cross_entropy(logits.to(float32), targets.index_select(0, supervised)).MoveToOuterDisposeScope();
     }
 
     public CausalLMOutput Forward(MultimodalInputs inputs, KeyValueCache? cache = null, bool outputHiddenStates = false) =>

@@ -142,7 +142,7 @@ public sealed class StageTrainer
         {
             using var scope = NewDisposeScope();
             using var inputs = model.PrepareInputs(batch.InputIds, batch.PixelValues, batch.Labels, PaddingSide.Right);
-            var loss = model.Forward(inputs).Loss!;
+            var loss = model.TrainingLoss(inputs);
             long batchSupervised = inputs.Labels![.., 1..].ne(ignoreIndex).sum().item<long>();
             // Nothing to learn here: no supervised token, or (stage 1) a text-only batch the projector never sees.
             if (batchSupervised == 0 || !loss.requires_grad) continue;

@@ -29,6 +29,31 @@ public sealed class ModelBehaviourTests
     }
 
     [Fact]
+    public void TrainingLossEqualsTheForwardLossAndItsGradients()
+    {
+        using var scope = NewDisposeScope();
+        using var model = TinyModels.Create(TinyModels.Config());
+        long[][] ids = [[1, 5, MultimodalSplice.ImageTokenIndex, 7, 8, 9], [1, MultimodalSplice.ImageTokenIndex, 11, 12]];
+        long[][] labels = [[-100, -100, -100, 7, 8, 9], [-100, -100, -100, 12]];
+        using var inputs = model.PrepareInputs(ids, TinyModels.Images(2), labels, PaddingSide.Right);
+        var parameters = model.parameters().ToList();
+        Tensor[] Gradients(Func<Tensor> loss)
+        {
+            foreach (var p in parameters) p.grad = null;
+            loss().backward(retain_graph: true);
+            // A parameter the loss never reaches (e.g. the vision tower's unused pooler) has no gradient: zeros.
+            return parameters.Select(p => p.grad is null ? zeros_like(p) : p.grad.clone()).ToArray();
+        }
+        var full = model.Forward(inputs).Loss!;
+        var selected = model.TrainingLoss(inputs);
+        Assert.Equal(full.item<float>(), selected.item<float>(), 6);
+        var fullGradients = Gradients(() => full);
+        var selectedGradients = Gradients(() => selected);
+        for (int i = 0; i < parameters.Count; i++)
+            Assert.True(fullGradients[i].allclose(selectedGradients[i], rtol: 1e-4, atol: 1e-7), $"gradient {i} differs");
+    }
+
+    [Fact]
     public void BatchedLeftPaddedGreedyGenerationEqualsOneByOne()
     {
         using var scope = NewDisposeScope();

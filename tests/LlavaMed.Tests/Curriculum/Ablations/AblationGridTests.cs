@@ -3,6 +3,7 @@ using LlavaMed.Curriculum;
 using LlavaMed.Data;
 using LlavaMed.Data.SelfInstruct;
 using LlavaMed.Data.Synthetic;
+using LlavaMed.Images;
 using LlavaMed.Workbench;
 
 namespace LlavaMed.Tests.Curriculum.Ablations;
@@ -186,6 +187,7 @@ public sealed class CurriculumVariantTests
             var changed = scale with { };
             object value = property.PropertyType == typeof(int) ? (int)property.GetValue(scale)! + 1
                 : property.PropertyType == typeof(string) ? property.GetValue(scale) + "x"
+                : property.PropertyType == typeof(PixelAugmentation) ? scale.VisionAugmentation with { Jitter = scale.VisionAugmentation.Jitter + 0.1 }
                 : scale.Corpus with { Figures = scale.Corpus.Figures + 1 };
             property.SetValue(changed, value);
             Assert.True(afterTheStartingModel.Contains(property.Name) == (StartingModelBuilder.Key(changed, 0) == key), property.Name);
