@@ -20,7 +20,8 @@ public sealed record TextScores(int Count, double TokenF1, double Bleu, IReadOnl
 
 /// <summary>What one model scored: VQA in both metric sets, captions (the <c>plain</c> template: the image
 /// alone), chat answers on the qa50-style set, and examples of VQA answers.</summary>
-public sealed record StageEvaluation(VqaReport Vqa, TextScores Captions, TextScores Chat, IReadOnlyList<ExampleAnswer> VqaExamples)
+public sealed record StageEvaluation(VqaReport Vqa, TextScores Captions, TextScores Chat, IReadOnlyList<ExampleAnswer> VqaExamples,
+                                     IReadOnlyList<AnswerRecord> VqaAnswers)
 {
     /// <summary>llava-med-v1 (run_eval.py) closed accuracy: misses that contain yes or no are left out of the count.</summary>
     public double ClosedAccuracy => Vqa.LlavaMedV1!.ClosedAccuracy;
@@ -53,7 +54,7 @@ public static class CurriculumEvaluation
             set.VqaTest[i].Question, set.VqaTest[i].Answer, answers[i].Text)).ToList();
         var chat = Score(set.Chat, Answer(pipeline, set.Chat, set.FigureImageRoot, FreeTextMaxNewTokens), set.FigureImageRoot);
         var captions = Score(set.Captions, Caption(pipeline, set.Captions, set.FigureImageRoot), set.FigureImageRoot);
-        return new StageEvaluation(vqa, captions, chat, examples);
+        return new StageEvaluation(vqa, captions, chat, examples, answers);
     }
 
     static IReadOnlyList<AnswerRecord> Answer(LlavaPipeline pipeline, IReadOnlyList<LlavaSample> questions, string imageRoot, int maxNewTokens)

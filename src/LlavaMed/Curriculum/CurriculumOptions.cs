@@ -54,7 +54,7 @@ public sealed record CurriculumScale
     public int GeneralInstructionEpochs { get; init; } = 3;
     public int AlignmentEpochs { get; init; } = 6;
     public int InstructionEpochs { get; init; } = 2;
-    public int DownstreamEpochs { get; init; } = 8;
+    public int DownstreamEpochs { get; init; } = 12;
     /// <summary>Test questions evaluated after each stage (0: all).</summary>
     public int VqaTestQuestions { get; init; }
     /// <summary>Held-out figures captioned and chat questions answered after each stage.</summary>

@@ -34,9 +34,28 @@ public static class CurriculumReport
         ["scale"] = result.Scale.Name,
         ["vqa_set"] = result.VqaSet,
         ["baselines"] = new JsonArray(result.Baselines.Select(b => (JsonNode)new JsonObject { ["name"] = b.Name, ["vqa"] = b.Vqa.ToJson() }).ToArray()),
+        ["by_question_type"] = result.ByQuestionType is { } types ? QuestionTypeJson(types) : null,
         ["final_losses"] = new JsonObject(result.LossCurves.Select(kv => KeyValuePair.Create(kv.Key,
             (JsonNode?)Math.Round(kv.Value.TakeLast(Math.Max(1, kv.Value.Count / 10)).Average(), 4)))),
     };
+
+    /// <summary><c>[{"group": "closed POS", "questions": n, "strict_accuracy": {"downstream": x, "majority-answer": y, ...}}]</c>.</summary>
+    static JsonArray QuestionTypeJson(GroupComparison types) => new(types.Groups.Select((group, g) => (JsonNode)new JsonObject
+    {
+        ["group"] = group,
+        ["questions"] = types.Questions[g],
+        ["strict_accuracy"] = new JsonObject(types.Systems.Select((system, s) => KeyValuePair.Create(system, (JsonNode?)types.StrictAccuracy(s, g)))),
+    }).ToArray());
+
+    const string QuestionTypeHeading = "Last stage by question type (strict accuracy)";
+
+    static string QuestionTypeNote(GroupComparison types) =>
+        $"Accuracy of {types.Systems[0]} and the image-blind baselines per answer type and question type (closed: yes/no polarity or exact "
+        + "match; open: exact match). Where the model is no better than the baselines it answers from the question, not the image.";
+
+    static IEnumerable<string[]> QuestionTypeRows(GroupComparison types) =>
+        types.Groups.Select((group, g) => new[] { group, types.Questions[g].ToString(CultureInfo.InvariantCulture) }
+            .Concat(types.Systems.Select((_, s) => F(types.StrictAccuracy(s, g)))).ToArray());
 
     static JsonObject StageJson(StageResult stage) => new()
     {
@@ -121,6 +140,13 @@ public static class CurriculumReport
         md.AppendLine("|" + string.Concat(Columns.Select(_ => "---|")));
         foreach (var row in TableRows(r)) md.AppendLine("| " + string.Join(" | ", Columns.Select(c => c.Cell(row))) + " |");
         md.AppendLine().AppendLine(BaselineComparison(r));
+        if (r.ByQuestionType is { } types)
+        {
+            md.AppendLine().AppendLine($"## {QuestionTypeHeading}").AppendLine().AppendLine(QuestionTypeNote(types)).AppendLine();
+            md.AppendLine("| group | questions | " + string.Join(" | ", types.Systems) + " |");
+            md.AppendLine("|---|---|" + string.Concat(types.Systems.Select(_ => "---|")));
+            foreach (var row in QuestionTypeRows(types)) md.AppendLine("| " + string.Join(" | ", row) + " |");
+        }
         md.AppendLine().AppendLine("## Training losses (means of the first and last tenth of each phase's steps)").AppendLine();
         md.AppendLine("| phase | steps | first | last |").AppendLine("|---|---|---|---|");
         foreach (var (phase, curve) in r.LossCurves)
@@ -164,15 +190,25 @@ public static class CurriculumReport
         var html = new StringBuilder();
         html.Append("<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>LLaVA-Med curriculum report</title>")
             .Append("<style>body{font-family:sans-serif;max-width:1100px;margin:auto}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px}</style></head><body>")
+            .Append(Chart.PlotlyScriptElement()) // once for every chart below
             .Append("<h1>LLaVA-Med curriculum report</h1>").Append($"<p>{E(Intro(r))}</p><p>{E(Method)}</p><ul>");
         foreach (var note in r.DataNotes) html.Append($"<li>{E(note)}</li>");
         html.Append("</ul><h2>Metrics after each stage</h2><table><tr>");
         foreach (var column in Columns) html.Append($"<th>{E(column.Header)}</th>");
         html.Append("</tr>");
         foreach (var row in TableRows(r)) html.Append("<tr>").Append(string.Concat(Columns.Select(c => $"<td>{E(c.Cell(row))}</td>"))).Append("</tr>");
-        html.Append($"</table><p>{E(BaselineComparison(r))}</p><h2>Loss curves</h2>");
+        html.Append($"</table><p>{E(BaselineComparison(r))}</p>");
+        if (r.ByQuestionType is { } types)
+        {
+            html.Append($"<h2>{E(QuestionTypeHeading)}</h2><p>{E(QuestionTypeNote(types))}</p><table><tr><th>group</th><th>questions</th>");
+            foreach (var system in types.Systems) html.Append($"<th>{E(system)}</th>");
+            html.Append("</tr>");
+            foreach (var row in QuestionTypeRows(types)) html.Append("<tr>").Append(string.Concat(row.Select(cell => $"<td>{E(cell)}</td>"))).Append("</tr>");
+            html.Append("</table>").Append(types.AccuracyChart($"Strict accuracy by question type after {types.Systems[0]}").FigureHtml);
+        }
+        html.Append("<h2>Loss curves</h2>");
         var series = r.LossCurves.Select(kv => new LineSeries(kv.Key, kv.Value.Select((_, i) => (double)(i + 1) / kv.Value.Count).ToArray(), kv.Value));
-        html.Append(Charts.Lines(series, "Training loss per phase", "fraction of the phase", "loss").Html);
+        html.Append(Charts.Lines(series, "Training loss per phase", "fraction of the phase", "loss").FigureHtml);
         html.Append("<h2>Example answers (VQA test split)</h2><table><tr><th>image</th><th>question / reference</th>");
         foreach (var stage in All(r)) html.Append($"<th>{E(stage.Name)}</th>");
         html.Append("</tr>");

@@ -15,7 +15,7 @@ namespace LlavaMed.Curriculum;
 public sealed record StageResult(string Name, string ModelFolder, StageEvaluation Evaluation, double TrainSeconds, double EvaluateSeconds);
 
 /// <summary>A reference point scored on the same test questions: answers that never look at the image.</summary>
-public sealed record BaselineResult(string Name, VqaReport Vqa);
+public sealed record BaselineResult(string Name, VqaReport Vqa, IReadOnlyList<AnswerRecord> Answers);
 
 /// <summary>What a curriculum run produced: the starting model's and each stage's evaluation, the image-blind
 /// baselines on the same test questions, the loss curves (per phase, one value per optimiser step), the run's wall
@@ -25,6 +25,10 @@ public sealed record CurriculumResult(string OutputDir, CurriculumScale Scale, i
                                       IReadOnlyDictionary<string, IReadOnlyList<double>> LossCurves, IReadOnlyList<string> DataNotes,
                                       double WallSeconds, long PeakWorkingSetBytes)
 {
+    /// <summary>The last stage and the baselines scored per answer type and question type ("closed POS", "open ABN", ...),
+    /// which shows what the model reads from the image and what it still guesses.</summary>
+    public GroupComparison? ByQuestionType { get; init; }
+
     public string MetricsPath => Path.Combine(OutputDir, "metrics.json");
     public string ReportMarkdownPath => Path.Combine(OutputDir, "report.md");
     public string ReportHtmlPath => Path.Combine(OutputDir, "report.html");
@@ -75,13 +79,14 @@ public static class CurriculumRunner
         var (instructPath, notes) = WriteInstructionData(corpus, data, options.Seed, options.Variant.InlineMentions, options.Variant.InstructionFraction);
         if (options.Variant.Axes.Count > 0) notes.Insert(0, $"ablation variant '{options.Variant.Name}': {options.Variant.Describe(scale)}");
         var vqa = options.VqaRoot is null
-            ? new VqaSplits(ReadVqa(corpus.VqaTrain), ReadVqa(corpus.VqaTest), corpus.Images)
-            : new VqaSplits(ReadVqa(Path.Combine(options.VqaRoot, "trainset.json")), ReadVqa(Path.Combine(options.VqaRoot, "testset.json")),
-                            Path.Combine(options.VqaRoot, VqaRad.ImageFolder));
+            ? VqaSplits.Read(corpus.VqaTrain, corpus.VqaTest, corpus.Images)
+            : VqaSplits.Read(Path.Combine(options.VqaRoot, "trainset.json"), Path.Combine(options.VqaRoot, "testset.json"),
+                             Path.Combine(options.VqaRoot, VqaRad.ImageFolder));
         var downstreamTrain = Path.Combine(data, "downstream", "train.json");
         Directory.CreateDirectory(Path.GetDirectoryName(downstreamTrain)!);
         DownstreamFormat.Write(downstreamTrain, vqa.Train);
         var test = scale.VqaTestQuestions > 0 ? Stride(vqa.Test, scale.VqaTestQuestions) : vqa.Test;
+        var questionTypes = VqaRad.Read(vqa.TestFile).ToDictionary(q => q.Qid.ToString(), q => q.QuestionType);
         DownstreamFormat.Write(Path.Combine(data, "downstream", "test.json"), test);
         notes.Add($"stage 3 data: {vqa.Train.Count} training questions; evaluated on {test.Count} test questions ({test.Count(q => q.IsClosed)} closed)");
         var set = new EvaluationSet(test, vqa.ImageRoot, CaptionSet(corpus, scale.CaptionFigures), ChatSet(corpus, scale.ChatQuestions), corpus.Images);
@@ -116,7 +121,12 @@ public static class CurriculumRunner
         using var self = Process.GetCurrentProcess();
         var result = new CurriculumResult(output, scale, options.Seed, options.VqaRoot is null ? "synthetic" : "vqa-rad", start, stages, baselines,
                                           losses.ToDictionary(kv => kv.Key, kv => (IReadOnlyList<double>)kv.Value), notes,
-                                          clock.Elapsed.TotalSeconds, self.PeakWorkingSet64);
+                                          clock.Elapsed.TotalSeconds, self.PeakWorkingSet64)
+        {
+            ByQuestionType = ScoreBreakdown.Compare("question type", test,
+                [new ScoredSystem(stages[^1].Name, stages[^1].Evaluation.VqaAnswers), .. baselines.Select(b => new ScoredSystem(b.Name, b.Answers))],
+                GroupByQuestionType(questionTypes), VqaMetricSets.Strict),
+        };
         CurriculumReport.Write(result);
         Report(new("report", $"wrote {result.ReportMarkdownPath}, {result.ReportHtmlPath} and {result.MetricsPath}"));
         return result;
@@ -133,13 +143,22 @@ public static class CurriculumRunner
 
     /// <summary>The majority-answer and question-only baselines (trained on the stage-3 training split), scored
     /// like the models: what a model must beat to show that it uses the image.</summary>
-    internal static IReadOnlyList<BaselineResult> Baselines(IReadOnlyList<LlavaSample> train, IReadOnlyList<LlavaSample> test) =>
-    [
-        new(VqaBaselines.MajorityAnswerModelId, VqaEvaluation.Evaluate(test, VqaBaselines.MajorityAnswer(train, test))),
-        new(VqaBaselines.QuestionOnlyModelId, VqaEvaluation.Evaluate(test, VqaBaselines.QuestionOnly(train, test))),
-    ];
+    internal static IReadOnlyList<BaselineResult> Baselines(IReadOnlyList<LlavaSample> train, IReadOnlyList<LlavaSample> test)
+    {
+        BaselineResult Scored(string name, IReadOnlyList<AnswerRecord> answers) => new(name, VqaEvaluation.Evaluate(test, answers), answers);
+        return [Scored(VqaBaselines.MajorityAnswerModelId, VqaBaselines.MajorityAnswer(train, test)),
+                Scored(VqaBaselines.QuestionOnlyModelId, VqaBaselines.QuestionOnly(train, test))];
+    }
 
-    sealed record VqaSplits(IReadOnlyList<LlavaSample> Train, IReadOnlyList<LlavaSample> Test, string ImageRoot);
+    /// <summary>A test question's group for <see cref="CurriculumResult.ByQuestionType"/>: its answer type and VQA-RAD
+    /// question type, e.g. "closed POS"; questions without a type are grouped by answer type alone.</summary>
+    internal static Func<LlavaSample, string?> GroupByQuestionType(IReadOnlyDictionary<string, string?> questionTypes) =>
+        sample => $"{(sample.IsClosed ? "closed" : "open")} {questionTypes.GetValueOrDefault(sample.Id)?.Trim()}".Trim();
+
+    sealed record VqaSplits(IReadOnlyList<LlavaSample> Train, IReadOnlyList<LlavaSample> Test, string TestFile, string ImageRoot)
+    {
+        public static VqaSplits Read(string trainFile, string testFile, string imageRoot) => new(ReadVqa(trainFile), ReadVqa(testFile), testFile, imageRoot);
+    }
 
     /// <summary>The three stages with small-model presets: the paper's recipe (what trains, templates, data), with
     /// learning rates and epochs for a model of this size trained from a small start. A scale with 0 alignment epochs

@@ -1,3 +1,4 @@
+using LlavaMed.Data.Batching;
 using LlavaMed.Images;
 using LlavaMed.Models;
 using LlavaMed.Text;
@@ -16,17 +17,20 @@ public sealed record ImageCaption(string ImagePath, string Caption);
 
 /// <summary>The two loops that build the general starting model outside <see cref="StageTrainer"/>: the vision
 /// tower trained to predict the words of its image's caption, and the language model trained on text alone.
-/// Both are seeded (shuffles from <c>System.Random(seed, epoch)</c>, the head's weights from a private generator)
+/// Both are seeded (shuffles from <see cref="SampleOrder.Shuffle"/>, the head's weights from a private generator)
 /// and run every step in a dispose scope, so the same seed gives the same weights.</summary>
 public static class Pretraining
 {
+    /// <summary>The per-epoch random stream of the tower's image augmentation (1 and 2 are <see cref="SampleOrder"/>'s).</summary>
+    const int AugmentationStream = 3;
+
     /// <summary>Caption-word pretraining of the vision tower (the bag-of-words objective CLIP's authors compared
     /// their contrastive loss with, and VirTex-style caption supervision): a linear head over the flattened patch
     /// features (so where something is matters, not only what) predicts which vocabulary pieces the caption holds,
     /// with a multi-label cross-entropy. Small batches of near-identical synthetic captions make a contrastive loss
     /// mostly false negatives; predicting the words needs no negatives. The head is thrown away afterwards.
     /// A few thousand images are memorised within tens of epochs; <paramref name="augmentation"/> (drawn from
-    /// <c>System.Random(seed, epoch)</c> in batch order, so still deterministic) keeps the tower learning what the
+    /// a random stream of (seed, epoch) in batch order, so still deterministic) keeps the tower learning what the
     /// captions say instead.</summary>
     public static IEnumerable<PretrainingStep> VisionTower(LlavaForCausalLM model, ClipImageProcessor processor, LlavaTokenizer tokenizer,
                                                           IReadOnlyList<ImageCaption> pairs, int epochs, int batchSize, double learningRate, int seed,
@@ -50,7 +54,7 @@ public static class Pretraining
         int augmentationEpoch = -1;
         foreach (var step in Steps("vision", optimizer, pairs.Count, epochs, batchSize, learningRate, seed, (epoch, batch) =>
         {
-            if (epoch != augmentationEpoch) (augmentationRandom, augmentationEpoch) = (new Random(seed * 7919 + epoch + 104729), epoch);
+            if (epoch != augmentationEpoch) (augmentationRandom, augmentationEpoch) = (new Random(SampleOrder.StreamSeed(seed, epoch, stream: AugmentationStream)), epoch);
             var input = ClipImageProcessor.ToBatchTensor(batch.Select(i => augmentation.Apply(pixels[i], side, augmentationRandom!)).ToList(), side, side);
             var logits = head.forward(tower.SelectFeatures(input).flatten(1));
             var multiHot = new float[batch.Length * tokenizer.VocabularySize];
@@ -98,7 +102,7 @@ public static class Pretraining
     {
         int total = (count + batchSize - 1) / batchSize * epochs, step = 0;
         for (int epoch = 0; epoch < epochs; epoch++)
-            foreach (var batch in Shuffled(count, seed, epoch).Chunk(batchSize))
+            foreach (var batch in SampleOrder.Shuffle(count, seed, epoch).Chunk(batchSize))
             {
                 double loss;
                 using (var scope = NewDisposeScope())
@@ -119,13 +123,5 @@ public static class Pretraining
     {
         var lr = peak * LearningRateSchedule.CosineWithWarmup(step, total, LearningRateSchedule.WarmupSteps(total, 0.05));
         foreach (var group in optimizer.Groups) group.LearningRate = lr;
-    }
-
-    /// <summary>A permutation of 0..count-1 from (seed, epoch).</summary>
-    internal static int[] Shuffled(int count, int seed, int epoch)
-    {
-        var order = Enumerable.Range(0, count).ToArray();
-        new Random(seed * 7919 + epoch).Shuffle(order);
-        return order;
     }
 }

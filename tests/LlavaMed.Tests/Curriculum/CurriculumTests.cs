@@ -2,7 +2,9 @@ using System.CommandLine;
 using System.Text.Json.Nodes;
 using LlavaMed.Cli;
 using LlavaMed.Curriculum;
+using LlavaMed.Data;
 using LlavaMed.Data.Synthetic;
+using LlavaMed.Text;
 
 namespace LlavaMed.Tests.Curriculum;
 
@@ -60,15 +62,35 @@ public sealed class CurriculumTests : IDisposable
             Assert.NotNull(vqa["strict"]!["closed_accuracy"]);
         }
         Assert.True(metrics["wall_seconds"]!.GetValue<double>() > 0);
+        var downstream = stages[2]!["vqa"]!["strict"]!;
+        var types = metrics["by_question_type"]!.AsArray();
+        Assert.Equal(downstream["n_closed"]!.GetValue<int>() + downstream["n_open"]!.GetValue<int>(), types.Sum(t => t!["questions"]!.GetValue<int>()));
+        Assert.Contains(types, t => t!["group"]!.GetValue<string>().StartsWith("closed ") && t["group"]!.GetValue<string>().Length > "closed ".Length);
+        foreach (var type in types)
+            Assert.Equal(["downstream", "majority-answer", "question-only"], type!["strict_accuracy"]!.AsObject().Select(kv => kv.Key));
         var markdown = File.ReadAllText(Path.Combine(folder, "report.md"));
+        Assert.Contains("## Last stage by question type (strict accuracy)", markdown);
         Assert.Contains("| downstream |", markdown);
         Assert.Contains("report-images/", markdown);
         var html = File.ReadAllText(Path.Combine(folder, "report.html"));
         Assert.Contains("data:image/png;base64,", html);
         Assert.Contains("Training loss per phase", html);
+        Assert.Contains("Strict accuracy by question type after downstream", html);
+        Assert.Equal(1, html.Split("window.Plotly === 'undefined'").Length - 1);
         Assert.Contains("[evaluate-downstream]", output.ToString());
         foreach (var stage in new[] { "stage1-alignment", "stage2-instruction", "stage3-downstream" })
             Assert.True(File.Exists(Path.Combine(folder, stage, "config.json")), stage);
+    }
+
+    [Fact]
+    public void QuestionsAreGroupedByAnswerTypeAndQuestionType()
+    {
+        LlavaSample Question(string id, string answerType) => new(id, "x.png", [ConversationTurn.Human("<image>\nq?"), ConversationTurn.Gpt("yes")], answerType);
+        var group = CurriculumRunner.GroupByQuestionType(new Dictionary<string, string?> { ["1"] = "POS", ["2"] = " SIZE ", ["3"] = null });
+        Assert.Equal("closed POS", group(Question("1", "CLOSED")));
+        Assert.Equal("open SIZE", group(Question("2", "OPEN")));
+        Assert.Equal("closed", group(Question("3", "CLOSED ")));
+        Assert.Equal("open", group(Question("4", "OPEN")));
     }
 
     [Fact]

@@ -37,7 +37,7 @@ public static class SampleOrder
 
     /// <summary>A seed for one random stream of one epoch. Deliberately not HashCode.Combine, which is salted per
     /// process and would change the order between a run and its resumption.</summary>
-    static int StreamSeed(int seed, int epoch, int stream) =>
+    internal static int StreamSeed(int seed, int epoch, int stream) =>
         unchecked((int)(((uint)seed * 2654435761u) ^ ((uint)epoch * 40503u + (uint)stream * 2246822519u)));
 
     static int[][] LengthGroupedBatches(int[] indices, IReadOnlyList<int> lengths, int batchSize, Random random)
