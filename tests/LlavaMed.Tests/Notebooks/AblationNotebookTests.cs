@@ -6,14 +6,7 @@ namespace LlavaMed.Tests.Notebooks.Stages;
 public sealed class AblationNotebookTests(NotebookRunner runner, StageNotebookCache cache)
     : IClassFixture<NotebookRunner>, IClassFixture<StageNotebookCache>
 {
-    NotebookRun Run(string name)
-    {
-        var run = runner.Run(name, "ablations", cache.Environment);
-        TestContext.Current.TestOutputHelper?.WriteLine($"{name}: {run.Elapsed.TotalSeconds:F1} s");
-        Assert.True(run.ExitCode == 0, run.Describe());
-        Assert.True(run.Errors.Count == 0, run.Describe());
-        return run;
-    }
+    NotebookRun Run(string name) => runner.Run(name, "ablations", cache.Environment).AssertSucceeded();
 
     [Fact]
     public void AblationNotebookRunsThePaperGridAndPlotsEachAxis()

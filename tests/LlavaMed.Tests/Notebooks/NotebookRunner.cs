@@ -120,6 +120,15 @@ public sealed record NotebookRun(string NotebookName, string OutputPath, int Exi
             .Where(data => data is not null)
             .Select(data => data is JsonArray lines ? string.Concat(lines.Select(line => (string?)line)) : (string?)data));
 
+    /// <summary>Fails unless the notebook exited with 0 and no cell shows an error; logs the time it took.</summary>
+    public NotebookRun AssertSucceeded()
+    {
+        TestContext.Current.TestOutputHelper?.WriteLine($"{NotebookName}: {Elapsed.TotalSeconds:F1} s");
+        Assert.True(ExitCode == 0, Describe());
+        Assert.True(Errors.Count == 0, Describe());
+        return this;
+    }
+
     public string Describe() =>
         $"{NotebookName}: exit code {ExitCode} after {Elapsed.TotalSeconds:F1} s; executed copy: {OutputPath}\n"
         + string.Join("\n", Errors) + "\n" + Log;

@@ -14,10 +14,7 @@ public sealed class NotebookTests(NotebookRunner runner) : IClassFixture<Noteboo
     [MemberData(nameof(Notebooks))]
     public void NotebookRunsWithoutErrors(string notebookName)
     {
-        var run = runner.Run(notebookName);
-
-        Assert.True(run.ExitCode == 0, run.Describe());
-        Assert.True(run.Errors.Count == 0, run.Describe());
+        runner.Run(notebookName).AssertSucceeded();
     }
 
     [Fact]
@@ -85,7 +82,7 @@ public sealed class NotebookTests(NotebookRunner runner) : IClassFixture<Noteboo
         SharedFixtures.Require("datasets", "vqa-rad", "testset.json");
         var run = runner.Run("01-data.ipynb");
 
-        Assert.True(run.ExitCode == 0 && run.Errors.Count == 0, run.Describe());
+        run.AssertSucceeded();
         Assert.Contains("<th>domain</th><th>test</th><th>train</th><th>total</th>", run.Html);
         Assert.Contains("Figures per domain", run.Html);
         Assert.Contains("display:grid", run.Html);
@@ -101,7 +98,7 @@ public sealed class NotebookTests(NotebookRunner runner) : IClassFixture<Noteboo
         {
             var run = runner.Run("01-data.ipynb", "no-shared", new Dictionary<string, string> { ["LLAVAMED_SHARED"] = emptyShared.FullName });
 
-            Assert.True(run.ExitCode == 0 && run.Errors.Count == 0, run.Describe());
+            run.AssertSucceeded();
             Assert.Contains($"VQA-RAD not found in {Path.Combine(emptyShared.FullName, "datasets", "vqa-rad")}", run.Text + run.Html);
             Assert.Contains("Figures per domain", run.Html);
         }
@@ -116,7 +113,7 @@ public sealed class NotebookTests(NotebookRunner runner) : IClassFixture<Noteboo
     {
         var run = runner.Run("02-self-instruct.ipynb");
 
-        Assert.True(run.ExitCode == 0 && run.Errors.Count == 0, run.Describe());
+        run.AssertSucceeded();
         Assert.Contains("Figure Context:", run.Html);
         Assert.Contains("model: synthetic-caption-v1", run.Text + run.Html);
         Assert.Contains("dropped: refusal", run.Html);

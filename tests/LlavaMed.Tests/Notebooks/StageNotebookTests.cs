@@ -28,10 +28,7 @@ public sealed class StageNotebookTests(NotebookRunner runner, StageNotebookCache
 {
     NotebookRun Run(string name)
     {
-        var run = runner.Run(name, "stages", cache.Environment);
-        TestContext.Current.TestOutputHelper?.WriteLine($"{name}: {run.Elapsed.TotalSeconds:F1} s");
-        Assert.True(run.ExitCode == 0, run.Describe());
-        Assert.True(run.Errors.Count == 0, run.Describe());
+        var run = runner.Run(name, "stages", cache.Environment).AssertSucceeded();
         Assert.Contains(Path.Combine("notebooks", "curriculum-quick-0"), run.Text);
         Assert.Contains("Plotly.newPlot", run.Html);
         return run;
