@@ -86,7 +86,6 @@ public static class CurriculumRunner
         Directory.CreateDirectory(Path.GetDirectoryName(downstreamTrain)!);
         DownstreamFormat.Write(downstreamTrain, vqa.Train);
         var test = scale.VqaTestQuestions > 0 ? Stride(vqa.Test, scale.VqaTestQuestions) : vqa.Test;
-        var questionTypes = VqaRad.Read(vqa.TestFile).ToDictionary(q => q.Qid.ToString(), q => q.QuestionType);
         DownstreamFormat.Write(Path.Combine(data, "downstream", "test.json"), test);
         notes.Add($"stage 3 data: {vqa.Train.Count} training questions; evaluated on {test.Count} test questions ({test.Count(q => q.IsClosed)} closed)");
         var set = new EvaluationSet(test, vqa.ImageRoot, CaptionSet(corpus, scale.CaptionFigures), ChatSet(corpus, scale.ChatQuestions), corpus.Images);
@@ -125,7 +124,7 @@ public static class CurriculumRunner
         {
             ByQuestionType = ScoreBreakdown.Compare("question type", test,
                 [new ScoredSystem(stages[^1].Name, stages[^1].Evaluation.VqaAnswers), .. baselines.Select(b => new ScoredSystem(b.Name, b.Answers))],
-                GroupByQuestionType(questionTypes), VqaMetricSets.Strict),
+                GroupByQuestionType(vqa.TestQuestionTypes), VqaMetricSets.Strict),
         };
         CurriculumReport.Write(result);
         Report(new("report", $"wrote {result.ReportMarkdownPath}, {result.ReportHtmlPath} and {result.MetricsPath}"));
@@ -155,9 +154,15 @@ public static class CurriculumRunner
     internal static Func<LlavaSample, string?> GroupByQuestionType(IReadOnlyDictionary<string, string?> questionTypes) =>
         sample => $"{(sample.IsClosed ? "closed" : "open")} {questionTypes.GetValueOrDefault(sample.Id)?.Trim()}".Trim();
 
-    sealed record VqaSplits(IReadOnlyList<LlavaSample> Train, IReadOnlyList<LlavaSample> Test, string TestFile, string ImageRoot)
+    /// <summary>The stage-3 questions as downstream records, and each test question's VQA-RAD question type by id.</summary>
+    sealed record VqaSplits(IReadOnlyList<LlavaSample> Train, IReadOnlyList<LlavaSample> Test,
+                            IReadOnlyDictionary<string, string?> TestQuestionTypes, string ImageRoot)
     {
-        public static VqaSplits Read(string trainFile, string testFile, string imageRoot) => new(ReadVqa(trainFile), ReadVqa(testFile), testFile, imageRoot);
+        public static VqaSplits Read(string trainFile, string testFile, string imageRoot)
+        {
+            var test = VqaRad.Read(testFile).ToList();
+            return new(ReadVqa(trainFile), test.Select(ToSample).ToList(), test.ToDictionary(q => q.Qid.ToString(), q => q.QuestionType), imageRoot);
+        }
     }
 
     /// <summary>The three stages with small-model presets: the paper's recipe (what trains, templates, data), with
@@ -205,8 +210,9 @@ public static class CurriculumRunner
                        + $"{(inlineMentions ? " with their inline mentions" : "")}, written by {provider.SyntheticWriter.Name}"]);
     }
 
-    internal static IReadOnlyList<LlavaSample> ReadVqa(string path) =>
-        VqaRad.Read(path).Select(q => DownstreamFormat.ToSample(q.ToVqaItem(), closedOptions: false)).ToList();
+    internal static IReadOnlyList<LlavaSample> ReadVqa(string path) => VqaRad.Read(path).Select(ToSample).ToList();
+
+    static LlavaSample ToSample(VqaRadQuestion question) => DownstreamFormat.ToSample(question.ToVqaItem(), closedOptions: false);
 
     /// <summary>Every k-th item, so a shortened evaluation still spans all figures and question types.</summary>
     internal static IReadOnlyList<T> Stride<T>(IReadOnlyList<T> items, int count) =>
