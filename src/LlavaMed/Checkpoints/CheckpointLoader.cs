@@ -104,20 +104,8 @@ public static class CheckpointLoader
     }
 
     /// <summary>Builds the model with parameters allocated directly in the target dtype and device.</summary>
-    public static LlavaForCausalLM Construct(LlavaConfig config, ScalarType dtype, Device device)
-    {
-        var previousDtype = get_default_dtype();
-        try
-        {
-            set_default_dtype(dtype);
-            var model = new LlavaForCausalLM(config);
-            return device.type == DeviceType.CPU ? model : model.to(device);
-        }
-        finally
-        {
-            set_default_dtype(previousDtype);
-        }
-    }
+    public static LlavaForCausalLM Construct(LlavaConfig config, ScalarType dtype, Device device) =>
+        new(config, new ParameterPlacement(dtype, device));
 
     /// <summary>Tensors that released checkpoints carry but no model uses: transformers 4.28's persistent rotary
     /// <c>inv_freq</c> buffers and CLIP's <c>position_ids</c> buffer (both recomputable).</summary>

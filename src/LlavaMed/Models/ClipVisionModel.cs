@@ -12,9 +12,9 @@ public sealed class ClipVisionModel : Module
 {
     private readonly ClipVisionTransformer vision_model;
 
-    public ClipVisionModel(ClipVisionConfig config) : base(nameof(ClipVisionModel))
+    public ClipVisionModel(ClipVisionConfig config, ParameterPlacement placement) : base(nameof(ClipVisionModel))
     {
-        vision_model = new ClipVisionTransformer(config);
+        vision_model = new ClipVisionTransformer(config, placement);
         RegisterComponents();
     }
 
@@ -30,12 +30,12 @@ public sealed class ClipVisionTransformer : Module
     private readonly ClipEncoder encoder;
     private readonly LayerNorm post_layernorm;
 
-    public ClipVisionTransformer(ClipVisionConfig config) : base(nameof(ClipVisionTransformer))
+    public ClipVisionTransformer(ClipVisionConfig config, ParameterPlacement placement) : base(nameof(ClipVisionTransformer))
     {
-        embeddings = new ClipVisionEmbeddings(config);
-        pre_layrnorm = LayerNorm(config.HiddenSize, config.LayerNormEps);
-        encoder = new ClipEncoder(config);
-        post_layernorm = LayerNorm(config.HiddenSize, config.LayerNormEps);
+        embeddings = new ClipVisionEmbeddings(config, placement);
+        pre_layrnorm = LayerNorm(config.HiddenSize, config.LayerNormEps, device: placement.Device, dtype: placement.Dtype);
+        encoder = new ClipEncoder(config, placement);
+        post_layernorm = LayerNorm(config.HiddenSize, config.LayerNormEps, device: placement.Device, dtype: placement.Dtype);
         RegisterComponents();
     }
 
@@ -52,11 +52,11 @@ public sealed class ClipVisionEmbeddings : Module<Tensor, Tensor>
     private readonly Conv2d patch_embedding;
     private readonly Embedding position_embedding;
 
-    public ClipVisionEmbeddings(ClipVisionConfig config) : base(nameof(ClipVisionEmbeddings))
+    public ClipVisionEmbeddings(ClipVisionConfig config, ParameterPlacement placement) : base(nameof(ClipVisionEmbeddings))
     {
-        class_embedding = Parameter(randn(config.HiddenSize));
-        patch_embedding = Conv2d(config.NumChannels, config.HiddenSize, config.PatchSize, stride: config.PatchSize, bias: false);
-        position_embedding = Embedding(config.NumPositions, config.HiddenSize);
+        class_embedding = Parameter(randn(config.HiddenSize, dtype: placement.Dtype, device: placement.Device));
+        patch_embedding = Conv2d(config.NumChannels, config.HiddenSize, config.PatchSize, stride: config.PatchSize, bias: false, device: placement.Device, dtype: placement.Dtype);
+        position_embedding = Embedding(config.NumPositions, config.HiddenSize, device: placement.Device, dtype: placement.Dtype);
         RegisterComponents();
     }
 
@@ -76,10 +76,10 @@ public sealed class ClipEncoder : Module
 {
     private readonly ModuleList<ClipEncoderLayer> layers;
 
-    public ClipEncoder(ClipVisionConfig config) : base(nameof(ClipEncoder))
+    public ClipEncoder(ClipVisionConfig config, ParameterPlacement placement) : base(nameof(ClipEncoder))
     {
         layers = new ModuleList<ClipEncoderLayer>(
-            Enumerable.Range(0, config.NumHiddenLayers).Select(_ => new ClipEncoderLayer(config)).ToArray());
+            Enumerable.Range(0, config.NumHiddenLayers).Select(_ => new ClipEncoderLayer(config, placement)).ToArray());
         RegisterComponents();
     }
 
@@ -98,12 +98,12 @@ public sealed class ClipEncoderLayer : Module<Tensor, Tensor>
     private readonly ClipMlp mlp;
     private readonly LayerNorm layer_norm2;
 
-    public ClipEncoderLayer(ClipVisionConfig config) : base(nameof(ClipEncoderLayer))
+    public ClipEncoderLayer(ClipVisionConfig config, ParameterPlacement placement) : base(nameof(ClipEncoderLayer))
     {
-        self_attn = new ClipAttention(config);
-        layer_norm1 = LayerNorm(config.HiddenSize, config.LayerNormEps);
-        mlp = new ClipMlp(config);
-        layer_norm2 = LayerNorm(config.HiddenSize, config.LayerNormEps);
+        self_attn = new ClipAttention(config, placement);
+        layer_norm1 = LayerNorm(config.HiddenSize, config.LayerNormEps, device: placement.Device, dtype: placement.Dtype);
+        mlp = new ClipMlp(config, placement);
+        layer_norm2 = LayerNorm(config.HiddenSize, config.LayerNormEps, device: placement.Device, dtype: placement.Dtype);
         RegisterComponents();
     }
 
@@ -120,14 +120,14 @@ public sealed class ClipAttention : Module<Tensor, Tensor>
     private readonly Linear q_proj, k_proj, v_proj, out_proj;
     private readonly int heads, headDim;
 
-    public ClipAttention(ClipVisionConfig config) : base(nameof(ClipAttention))
+    public ClipAttention(ClipVisionConfig config, ParameterPlacement placement) : base(nameof(ClipAttention))
     {
         heads = config.NumAttentionHeads;
         headDim = config.HiddenSize / heads;
-        q_proj = Linear(config.HiddenSize, config.HiddenSize);
-        k_proj = Linear(config.HiddenSize, config.HiddenSize);
-        v_proj = Linear(config.HiddenSize, config.HiddenSize);
-        out_proj = Linear(config.HiddenSize, config.HiddenSize);
+        q_proj = Linear(config.HiddenSize, config.HiddenSize, device: placement.Device, dtype: placement.Dtype);
+        k_proj = Linear(config.HiddenSize, config.HiddenSize, device: placement.Device, dtype: placement.Dtype);
+        v_proj = Linear(config.HiddenSize, config.HiddenSize, device: placement.Device, dtype: placement.Dtype);
+        out_proj = Linear(config.HiddenSize, config.HiddenSize, device: placement.Device, dtype: placement.Dtype);
         RegisterComponents();
     }
 
@@ -150,10 +150,10 @@ public sealed class ClipMlp : Module<Tensor, Tensor>
     private readonly bool quickGelu;
     private readonly Scalar quickGeluScale = 1.702.ToScalar(); // held alive: see TensorArithmetic
 
-    public ClipMlp(ClipVisionConfig config) : base(nameof(ClipMlp))
+    public ClipMlp(ClipVisionConfig config, ParameterPlacement placement) : base(nameof(ClipMlp))
     {
-        fc1 = Linear(config.HiddenSize, config.IntermediateSize);
-        fc2 = Linear(config.IntermediateSize, config.HiddenSize);
+        fc1 = Linear(config.HiddenSize, config.IntermediateSize, device: placement.Device, dtype: placement.Dtype);
+        fc2 = Linear(config.IntermediateSize, config.HiddenSize, device: placement.Device, dtype: placement.Dtype);
         quickGelu = config.HiddenAct == "quick_gelu";
         RegisterComponents();
     }

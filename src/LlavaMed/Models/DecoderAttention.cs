@@ -12,16 +12,16 @@ public sealed class DecoderAttention : Module
     private readonly int heads, kvHeads, headDim;
     private readonly double ropeTheta;
 
-    public DecoderAttention(LlavaConfig config) : base(nameof(DecoderAttention))
+    public DecoderAttention(LlavaConfig config, ParameterPlacement placement) : base(nameof(DecoderAttention))
     {
         heads = config.NumAttentionHeads;
         kvHeads = config.NumKeyValueHeads;
         headDim = config.HeadDim;
         ropeTheta = config.RopeTheta;
-        q_proj = Linear(config.HiddenSize, heads * headDim, hasBias: false);
-        k_proj = Linear(config.HiddenSize, kvHeads * headDim, hasBias: false);
-        v_proj = Linear(config.HiddenSize, kvHeads * headDim, hasBias: false);
-        o_proj = Linear(heads * headDim, config.HiddenSize, hasBias: false);
+        q_proj = Linear(config.HiddenSize, heads * headDim, hasBias: false, device: placement.Device, dtype: placement.Dtype);
+        k_proj = Linear(config.HiddenSize, kvHeads * headDim, hasBias: false, device: placement.Device, dtype: placement.Dtype);
+        v_proj = Linear(config.HiddenSize, kvHeads * headDim, hasBias: false, device: placement.Device, dtype: placement.Dtype);
+        o_proj = Linear(heads * headDim, config.HiddenSize, hasBias: false, device: placement.Device, dtype: placement.Dtype);
         RegisterComponents();
     }
 

@@ -12,12 +12,12 @@ public sealed class DecoderLayer : Module
     private readonly RmsNorm post_attention_layernorm;
     private readonly int index;
 
-    public DecoderLayer(LlavaConfig config, int index) : base(nameof(DecoderLayer))
+    public DecoderLayer(LlavaConfig config, int index, ParameterPlacement placement) : base(nameof(DecoderLayer))
     {
-        self_attn = new DecoderAttention(config);
-        mlp = new DecoderMlp(config);
-        input_layernorm = new RmsNorm(config.HiddenSize, config.RmsNormEps);
-        post_attention_layernorm = new RmsNorm(config.HiddenSize, config.RmsNormEps);
+        self_attn = new DecoderAttention(config, placement);
+        mlp = new DecoderMlp(config, placement);
+        input_layernorm = new RmsNorm(config.HiddenSize, config.RmsNormEps, placement);
+        post_attention_layernorm = new RmsNorm(config.HiddenSize, config.RmsNormEps, placement);
         this.index = index;
         RegisterComponents();
     }

@@ -9,11 +9,11 @@ public sealed class DecoderMlp : Module<Tensor, Tensor>
 {
     private readonly Linear gate_proj, up_proj, down_proj;
 
-    public DecoderMlp(LlavaConfig config) : base(nameof(DecoderMlp))
+    public DecoderMlp(LlavaConfig config, ParameterPlacement placement) : base(nameof(DecoderMlp))
     {
-        gate_proj = Linear(config.HiddenSize, config.IntermediateSize, hasBias: false);
-        up_proj = Linear(config.HiddenSize, config.IntermediateSize, hasBias: false);
-        down_proj = Linear(config.IntermediateSize, config.HiddenSize, hasBias: false);
+        gate_proj = Linear(config.HiddenSize, config.IntermediateSize, hasBias: false, device: placement.Device, dtype: placement.Dtype);
+        up_proj = Linear(config.HiddenSize, config.IntermediateSize, hasBias: false, device: placement.Device, dtype: placement.Dtype);
+        down_proj = Linear(config.IntermediateSize, config.HiddenSize, hasBias: false, device: placement.Device, dtype: placement.Dtype);
         RegisterComponents();
     }
 

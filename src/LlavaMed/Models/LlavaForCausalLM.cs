@@ -16,11 +16,13 @@ public sealed class LlavaForCausalLM : Module
     private readonly LlavaModel model;
     private readonly Linear? lm_head;
 
-    public LlavaForCausalLM(LlavaConfig config) : base(nameof(LlavaForCausalLM))
+    /// <param name="placement">dtype and device of the parameters; float32 on the CPU when omitted.</param>
+    public LlavaForCausalLM(LlavaConfig config, ParameterPlacement? placement = null) : base(nameof(LlavaForCausalLM))
     {
+        placement ??= ParameterPlacement.CpuFloat32;
         Config = config;
-        model = new LlavaModel(config);
-        lm_head = config.TieWordEmbeddings ? null : Linear(config.HiddenSize, config.VocabSize, hasBias: false);
+        model = new LlavaModel(config, placement);
+        lm_head = config.TieWordEmbeddings ? null : Linear(config.HiddenSize, config.VocabSize, hasBias: false, device: placement.Device, dtype: placement.Dtype);
         RegisterComponents();
     }
 

@@ -16,15 +16,15 @@ public sealed class LlavaModel : Module
     private readonly VisionTower vision_tower;
     private readonly LlavaConfig config;
 
-    public LlavaModel(LlavaConfig config) : base(nameof(LlavaModel))
+    public LlavaModel(LlavaConfig config, ParameterPlacement placement) : base(nameof(LlavaModel))
     {
         this.config = config;
-        embed_tokens = Embedding(config.VocabSize, config.HiddenSize);
+        embed_tokens = Embedding(config.VocabSize, config.HiddenSize, device: placement.Device, dtype: placement.Dtype);
         layers = new ModuleList<DecoderLayer>(
-            Enumerable.Range(0, config.NumHiddenLayers).Select(i => new DecoderLayer(config, i)).ToArray());
-        norm = new RmsNorm(config.HiddenSize, config.RmsNormEps);
-        mm_projector = Projector.Create(config.MmProjectorType, config.MmHiddenSize, config.HiddenSize);
-        vision_tower = new VisionTower(config);
+            Enumerable.Range(0, config.NumHiddenLayers).Select(i => new DecoderLayer(config, i, placement)).ToArray());
+        norm = new RmsNorm(config.HiddenSize, config.RmsNormEps, placement);
+        mm_projector = Projector.Create(config.MmProjectorType, config.MmHiddenSize, config.HiddenSize, placement);
+        vision_tower = new VisionTower(config, placement);
         RegisterComponents();
     }
 

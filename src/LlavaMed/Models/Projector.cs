@@ -13,17 +13,17 @@ public static partial class Projector
     [GeneratedRegex(@"^mlp(\d+)x_gelu$")]
     private static partial Regex MlpGelu();
 
-    public static Module<Tensor, Tensor> Create(string type, int visionHidden, int textHidden)
+    public static Module<Tensor, Tensor> Create(string type, int visionHidden, int textHidden, ParameterPlacement placement)
     {
         int depth = Depth(type, "mm_projector_type");
         if (depth == 0) return Identity();
-        if (type == "linear") return Linear(visionHidden, textHidden);
-        var layers = new List<(string, Module<Tensor, Tensor>)> { ("0", Linear(visionHidden, textHidden)) };
+        if (type == "linear") return Linear(visionHidden, textHidden, device: placement.Device, dtype: placement.Dtype);
+        var layers = new List<(string, Module<Tensor, Tensor>)> { ("0", Linear(visionHidden, textHidden, device: placement.Device, dtype: placement.Dtype)) };
         for (int i = 1; i < depth; i++)
         {
             // Index names as nn.Sequential numbers them: 0 Linear, 1 GELU, 2 Linear, ...
             layers.Add(((2 * i - 1).ToString(), GELU()));
-            layers.Add(((2 * i).ToString(), Linear(textHidden, textHidden)));
+            layers.Add(((2 * i).ToString(), Linear(textHidden, textHidden, device: placement.Device, dtype: placement.Dtype)));
         }
         return Sequential(layers);
     }

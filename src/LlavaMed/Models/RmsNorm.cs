@@ -13,9 +13,9 @@ public sealed class RmsNorm : Module<Tensor, Tensor>
     // Held for the module's lifetime, never a temporary: see TensorArithmetic.
     private readonly Scalar eps;
 
-    public RmsNorm(int size, double eps) : base(nameof(RmsNorm))
+    public RmsNorm(int size, double eps, ParameterPlacement placement) : base(nameof(RmsNorm))
     {
-        weight = Parameter(ones(size));
+        weight = Parameter(ones(size, dtype: placement.Dtype, device: placement.Device));
         this.eps = eps.ToScalar();
         RegisterComponents();
     }

@@ -11,9 +11,9 @@ public sealed class VisionTower : Module
     private readonly int selectLayer;
     private readonly bool keepCls;
 
-    public VisionTower(LlavaConfig config) : base(nameof(VisionTower))
+    public VisionTower(LlavaConfig config, ParameterPlacement placement) : base(nameof(VisionTower))
     {
-        vision_tower = new ClipVisionModel(config.Vision);
+        vision_tower = new ClipVisionModel(config.Vision, placement);
         selectLayer = config.MmVisionSelectLayer;
         keepCls = config.MmVisionSelectFeature == "cls_patch";
         Config = config.Vision;

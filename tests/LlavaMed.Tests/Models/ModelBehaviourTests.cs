@@ -156,9 +156,37 @@ public sealed class ModelBehaviourTests
         Assert.Contains("resampler", error.Message);
     }
 
+    [Fact]
+    public void ReleasedSevenBillionConfigurationHasTheReleasedNamesShapesAndParameterCount()
+    {
+        var config = new LlavaConfig(); // defaults = microsoft/llava-med-v1.5-mistral-7b
+        // On the meta device: shapes without memory.
+        using var model = new LlavaForCausalLM(config, new ParameterPlacement(float32, META));
+        var parameters = model.named_parameters().ToDictionary(p => p.name, p => p.parameter.shape);
+        long Count(Func<string, bool> which) => parameters.Where(p => which(p.Key)).Sum(p => p.Value.Aggregate(1L, (a, b) => a * b));
+        long tower = Count(n => n.StartsWith(CheckpointLoader.TowerPrefix));
+        long projector = Count(n => n.StartsWith("model.mm_projector"));
+        long total = Count(_ => true);
+        Log($"7B: total {total:N0}, mistral {total - tower - projector:N0}, clip {tower:N0}, projector {projector:N0}");
+        Assert.Equal(7_566_219_264, total);
+        Assert.Equal(303_507_456, tower);
+        Assert.Equal(20_979_712, projector);
+        Assert.Equal(7_241_732_096, total - tower - projector);
+        Assert.Equal([32000L, 4096], parameters["model.embed_tokens.weight"]);
+        Assert.Equal([1024L, 4096], parameters["model.layers.31.self_attn.k_proj.weight"]);
+        Assert.Equal([14336L, 4096], parameters["model.layers.0.mlp.gate_proj.weight"]);
+        Assert.Equal([4096L, 1024], parameters["model.mm_projector.0.weight"]);
+        Assert.Equal([4096L, 4096], parameters["model.mm_projector.2.weight"]);
+        Assert.Equal([577L, 1024], parameters[CheckpointLoader.TowerPrefix + "vision_model.embeddings.position_embedding.weight"]);
+        Assert.Equal([1024L, 3, 14, 14], parameters[CheckpointLoader.TowerPrefix + "vision_model.embeddings.patch_embedding.weight"]);
+        Assert.Contains(CheckpointLoader.TowerPrefix + "vision_model.pre_layrnorm.weight", parameters.Keys);
+        Assert.Contains(CheckpointLoader.TowerPrefix + "vision_model.encoder.layers.23.mlp.fc2.bias", parameters.Keys);
+        Assert.Equal([32000L, 4096], parameters["lm_head.weight"]);
+        Assert.Equal(32 * 9 + 2 + 1 + 4 + 7 + 24 * 16, parameters.Count);
+    }
 }
 
-/// <summary>Tests that change or measure process-wide state (the default device, the resident size) run alone,
+/// <summary>Tests that measure process-wide state (the resident size) run alone,
 /// with no other test in parallel.</summary>
 [CollectionDefinition(nameof(ProcessWideTests), DisableParallelization = true)]
 public sealed class ProcessWideTestsCollection;
@@ -167,42 +195,6 @@ public sealed class ProcessWideTestsCollection;
 public sealed class ProcessWideTests
 {
     static void Log(string line) => TestContext.Current.TestOutputHelper?.WriteLine(line);
-
-    [Fact]
-    public void ReleasedSevenBillionConfigurationHasTheReleasedNamesShapesAndParameterCount()
-    {
-        var config = new LlavaConfig(); // defaults = microsoft/llava-med-v1.5-mistral-7b
-        set_default_device(META);
-        try
-        {
-            using var model = new LlavaForCausalLM(config);
-            var parameters = model.named_parameters().ToDictionary(p => p.name, p => p.parameter.shape);
-            long Count(Func<string, bool> which) => parameters.Where(p => which(p.Key)).Sum(p => p.Value.Aggregate(1L, (a, b) => a * b));
-            long tower = Count(n => n.StartsWith(CheckpointLoader.TowerPrefix));
-            long projector = Count(n => n.StartsWith("model.mm_projector"));
-            long total = Count(_ => true);
-            Log($"7B: total {total:N0}, mistral {total - tower - projector:N0}, clip {tower:N0}, projector {projector:N0}");
-            Assert.Equal(7_566_219_264, total);
-            Assert.Equal(303_507_456, tower);
-            Assert.Equal(20_979_712, projector);
-            Assert.Equal(7_241_732_096, total - tower - projector);
-            Assert.Equal([32000L, 4096], parameters["model.embed_tokens.weight"]);
-            Assert.Equal([1024L, 4096], parameters["model.layers.31.self_attn.k_proj.weight"]);
-            Assert.Equal([14336L, 4096], parameters["model.layers.0.mlp.gate_proj.weight"]);
-            Assert.Equal([4096L, 1024], parameters["model.mm_projector.0.weight"]);
-            Assert.Equal([4096L, 4096], parameters["model.mm_projector.2.weight"]);
-            Assert.Equal([577L, 1024], parameters[CheckpointLoader.TowerPrefix + "vision_model.embeddings.position_embedding.weight"]);
-            Assert.Equal([1024L, 3, 14, 14], parameters[CheckpointLoader.TowerPrefix + "vision_model.embeddings.patch_embedding.weight"]);
-            Assert.Contains(CheckpointLoader.TowerPrefix + "vision_model.pre_layrnorm.weight", parameters.Keys);
-            Assert.Contains(CheckpointLoader.TowerPrefix + "vision_model.encoder.layers.23.mlp.fc2.bias", parameters.Keys);
-            Assert.Equal([32000L, 4096], parameters["lm_head.weight"]);
-            Assert.Equal(32 * 9 + 2 + 1 + 4 + 7 + 24 * 16, parameters.Count);
-        }
-        finally
-        {
-            set_default_device(CPU);
-        }
-    }
 
     [Fact]
     public void ThousandForwardPassesKeepAFlatResidentSize()

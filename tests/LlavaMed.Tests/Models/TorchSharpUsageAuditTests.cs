@@ -9,14 +9,18 @@ using TorchSharp;
 
 namespace LlavaMed.Tests.Models;
 
-/// <summary>TorchSharp 0.107 turns numbers into <see cref="Scalar"/> objects that nothing keeps alive, also inside
+/// <summary>Audits of the IL of our assemblies for TorchSharp uses that break only under concurrency, so a test
+/// run cannot show them reliably.</summary>
+public sealed class TorchSharpUsageAuditTests
+{
+    static readonly Assembly[] LibraryAndCli = [typeof(LlavaForCausalLM).Assembly, typeof(LlavaMed.Cli.CliApp).Assembly];
+
+    /// <summary>TorchSharp 0.107 turns numbers into <see cref="Scalar"/> objects that nothing keeps alive, also inside
 /// its own methods (<c>a + b</c> passes an implicit alpha of 1; AdamW's step makes several per parameter). When
 /// another thread triggers a garbage collection during the native call, the finalizer frees the Scalar while
 /// libtorch still reads it: long curriculum runs died with "Unknown scalar type" / toFloat assertions. This audit
-/// reads the IL of TorchSharp and of our assemblies and fails on every call path from our code to an implicit
-/// Scalar conversion, so the fix (kept-alive Scalars, <see cref="TensorArithmetic"/>, our own AdamW) cannot regress.</summary>
-public sealed class ImplicitScalarAuditTests
-{
+    /// reads the IL of TorchSharp and of our assemblies and fails on every call path from our code to an implicit
+    /// Scalar conversion, so the fix (kept-alive Scalars, <see cref="TensorArithmetic"/>, our own AdamW) cannot regress.</summary>
     [Fact]
     public void OurAssembliesNeverReachAnImplicitScalarConversion()
     {
@@ -30,7 +34,7 @@ public sealed class ImplicitScalarAuditTests
         Assert.Contains("TorchSharp.Modules.AdamW", unsafeTypes);
 
         var offences = new List<string>();
-        foreach (var assembly in new[] { typeof(LlavaForCausalLM).Assembly, typeof(LlavaMed.Cli.CliApp).Assembly })
+        foreach (var assembly in LibraryAndCli)
         foreach (var (name, method) in CallGraph.Read(assembly.Location).Methods)
         {
             offences.AddRange(method.Calls.Where(c => IsImplicitScalar(c) || unsafeMethods.Contains(c) || constructing.Contains(c)).Select(c => $"{name} -> {c}"));
@@ -38,6 +42,21 @@ public sealed class ImplicitScalarAuditTests
         }
         Assert.True(offences.Count == 0, "calls that create a Scalar nothing keeps alive (use explicit, disposed or static Scalars):\n"
                                         + string.Join("\n", offences.Distinct().Order()));
+    }
+
+    /// <summary>libtorch's default dtype and device are one setting for the whole process: a model built in bf16 by
+    /// switching the default made tensors created meanwhile on other threads bf16 too (CI failed that way). Layers
+    /// take their dtype and device explicitly instead (<see cref="ParameterPlacement"/>).</summary>
+    [Fact]
+    public void OurAssembliesNeverChangeTheProcessWideTensorDefaults()
+    {
+        var offences = LibraryAndCli.Append(typeof(TorchSharpUsageAuditTests).Assembly)
+            .SelectMany(assembly => CallGraph.Read(assembly.Location).Methods)
+            .SelectMany(m => m.Value.Calls.Where(c => c.StartsWith("TorchSharp.torch::set_default_", StringComparison.Ordinal))
+                .Select(c => $"{m.Key} -> {c}"))
+            .ToList();
+        Assert.True(offences.Count == 0, "calls that change libtorch's process-wide defaults (pass dtype and device explicitly):\n"
+                                        + string.Join("\n", offences.Order()));
     }
 
     static bool IsImplicitScalar(string call) => call.StartsWith("TorchSharp.Scalar::op_Implicit(", StringComparison.Ordinal);
