@@ -1,8 +1,8 @@
-using System.Reflection;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using LlavaMed.Images;
 using LlavaMed.Models;
+using LlavaMed.Workbench;
 using static TorchSharp.torch;
 
 namespace LlavaMed.Checkpoints;
@@ -54,8 +54,7 @@ public static class CheckpointWriter
         var meta = new JsonObject
         {
             ["written_by"] = "LlavaMed.Workbench",
-            ["code_version"] = typeof(CheckpointWriter).Assembly
-                .GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion,
+            ["code_version"] = CodeVersion.Current,
             ["written_utc"] = DateTime.UtcNow.ToString("O"),
             ["dtype"] = DtypeName(dtype),
             ["parameters"] = model.parameters().Sum(p => p.numel()),

@@ -95,12 +95,13 @@ public static class AblationRunner
     }
 
     /// <summary>What a finished variant folder must have been run with to be reused: the variant, the whole scale it
-    /// ran at (the record's printed members: every setting, the corpus's included) and the seed.</summary>
+    /// ran at (the record's printed members: every setting, the corpus's included), the seed and the code version.</summary>
     public static JsonObject Stamp(CurriculumVariant variant, CurriculumScale scale, int seed) => new()
     {
         ["variant"] = AblationGrid.VariantToJson(variant),
         ["scale"] = scale.ToString(),
         ["seed"] = seed,
+        ["code_version"] = CodeVersion.Current,
     };
 
     static bool IsFinished(string folder, string stamp)

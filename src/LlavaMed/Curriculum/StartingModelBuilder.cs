@@ -9,6 +9,7 @@ using LlavaMed.Images;
 using LlavaMed.Models;
 using LlavaMed.Text;
 using LlavaMed.Training;
+using LlavaMed.Workbench;
 
 namespace LlavaMed.Curriculum;
 
@@ -45,14 +46,14 @@ public static class StartingModelBuilder
     public static bool IsBuilt(string buildFolder) => File.Exists(Path.Combine(buildFolder, ModelFolderName, "model.safetensors"));
 
     /// <summary>Everything <see cref="Build"/> depends on (the corpus, the tokenizer size, the model's shape and
-    /// projector, the pretraining and general-stage epochs, the seed) and nothing else, so that curricula which
+    /// projector, the pretraining and general-stage epochs, the seed, the code version) and nothing else, so that curricula which
     /// differ only after the starting model (stage epochs, instruction data, starting point) share one build.</summary>
     public static StartingModelKey Key(CurriculumScale scale, int seed) => new(string.Create(CultureInfo.InvariantCulture,
         $"corpus {(scale.Corpus with { Seed = seed }).CacheKey}; vocabulary {scale.VocabularySize}; decoder {scale.HiddenSize}x{scale.Layers}; "
         + $"tower {scale.VisionHidden}x{scale.VisionLayers}, {scale.ImageSize} px / patch {scale.PatchSize}; projector {scale.ProjectorType}; "
         + $"vision batch {scale.VisionBatchSize}, augmentation shift {scale.VisionAugmentation.MaxShiftFraction} jitter {scale.VisionAugmentation.Jitter}; "
         + $"epochs vision {scale.VisionEpochs}, language {scale.LanguageEpochs}, general alignment {scale.GeneralAlignmentEpochs}, "
-        + $"general instruction {scale.GeneralInstructionEpochs}; seed {seed}"), scale.ImageSize, scale.ProjectorType, seed);
+        + $"general instruction {scale.GeneralInstructionEpochs}; seed {seed}; code {CodeVersion.Current}"), scale.ImageSize, scale.ProjectorType, seed);
 
     /// <summary>Builds into <paramref name="folder"/> (tokenizer/, pretrained/, general-alignment/, model/).
     /// Deterministic: the same corpus, scale and seed give byte-identical weights.</summary>

@@ -195,6 +195,11 @@ public sealed class CurriculumVariantTests
             Assert.NotEqual(AblationRunner.Stamp(CurriculumVariant.Default, scale, 0).ToJsonString(),
                             AblationRunner.Stamp(CurriculumVariant.Default, changed, 0).ToJsonString());
         }
+
+        // Builds and runs of other code are never reused (a build from a clone stamps its commit into the version).
+        Assert.Matches(@"^\d+\.\d+\.\d+(\+[0-9a-f]{40})?$", CodeVersion.Current);
+        Assert.EndsWith($"; code {CodeVersion.Current}", key.Settings);
+        Assert.Equal(CodeVersion.Current, AblationRunner.Stamp(CurriculumVariant.Default, scale, 0)["code_version"]!.GetValue<string>());
     }
 
     [Fact]
