@@ -27,10 +27,14 @@ public static class TrainCommand
         var loraRank = new Option<int?>("--lora-rank") { Description = "train LoRA adapters of this rank on the language model (merged when saved)" };
         var loraAlpha = new Option<double>("--lora-alpha") { Description = "LoRA alpha", DefaultValueFactory = _ => 16 };
         var resume = new Option<bool>("--resume") { Description = "continue from the newest checkpoint in --out" };
+        var packPerImage = new Option<int?>("--pack-per-image")
+        {
+            Description = "batch up to N questions on one image together and train them as one shared-prefix row (same loss, image encoded once; for VQA sets)",
+        };
         var command = new Command("train", "Train one curriculum stage")
         {
             stageName, init, data, imageRoot, output, tokenizer, epochs, lr, projectorLr, batchSize, gradAccum, maxLength, conv,
-            saveEvery, seed, loraRank, loraAlpha, resume,
+            saveEvery, seed, loraRank, loraAlpha, resume, packPerImage,
         };
         command.SetAction(parse => CliErrors.Run(parse, (stdout, stderr) =>
         {
@@ -49,6 +53,7 @@ public static class TrainCommand
                 SaveEverySteps = parse.GetValue(saveEvery) ?? stage.SaveEverySteps,
                 Seed = parse.GetValue(seed) ?? stage.Seed,
                 Lora = parse.GetValue(loraRank) is { } rank ? new LoraOptions(rank, parse.GetValue(loraAlpha)) : null,
+                PackPerImage = parse.GetValue(packPerImage) ?? stage.PackPerImage,
             };
             foreach (var progress in new StageTrainer().Run(stage, parse.GetValue(resume)))
                 stdout.WriteLine(ProgressLine(progress));

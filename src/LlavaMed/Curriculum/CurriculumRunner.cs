@@ -183,6 +183,7 @@ public static class CurriculumRunner
         yield return TrainingStage.Downstream(downstreamTrain, vqaImages, startModel, Path.Combine(output, "stage3-downstream")) with
         {
             Epochs = scale.DownstreamEpochs, LearningRate = 2e-3, ProjectorLearningRate = 4e-3, BatchSize = 128, GradientAccumulation = 1, Seed = seed, MaxLength = 256,
+            PackPerImage = 16,
         };
     }
 

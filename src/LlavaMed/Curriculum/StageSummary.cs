@@ -24,7 +24,8 @@ public static class StageSummary
             ["epochs", stage.Epochs.ToString(CultureInfo.InvariantCulture)],
             ["learning rate", Number(stage.LearningRate) + (stage.ProjectorLearningRate is { } projector ? $" (projector {Number(projector)})" : "")],
             ["schedule", $"cosine, warm-up ratio {Number(stage.WarmupRatio)}, weight decay {Number(stage.WeightDecay)}, max grad norm {Number(stage.MaxGradNorm)}"],
-            ["global batch", $"{stage.GlobalBatchSize} ({stage.BatchSize} x {stage.GradientAccumulation} accumulation)"],
+            ["global batch", $"{stage.GlobalBatchSize} ({stage.BatchSize} x {stage.GradientAccumulation} accumulation)"
+                             + (stage.PackPerImage > 0 ? $", up to {stage.PackPerImage} samples of one image packed per row" : "")],
             ["max length", stage.MaxLength.ToString(CultureInfo.InvariantCulture)],
             ["seed", stage.Seed.ToString(CultureInfo.InvariantCulture)],
             ["init from", stage.InitFrom],

@@ -116,21 +116,26 @@ public static class StartingModelBuilder
     }
 
     /// <summary>Every text the curriculum trains on or asks: captions, conversations, VQA questions and answers (train
-    /// split) and the truth-based conversations of the training figures.</summary>
+    /// split) and the truth-based conversations of the training figures. Questions are wrapped as the instruction
+    /// template wraps them (<c>[INST] ... [/INST]</c>), so that its markers are learned as pieces rather than read as a
+    /// dozen characters around every question.</summary>
     internal static IReadOnlyList<string> TokenizerSentences(SyntheticCorpusLayout corpus)
     {
+        static string Prompt(string question) => ConversationTemplate.MistralInstruct.Render([ChatMessage.User(question)]);
+        static string Text(string value) => value.Replace(LlavaTokenizer.ImagePlaceholder, "").Trim();
         var sentences = new List<string>();
         foreach (var file in new[] { corpus.Alignment, corpus.GeneralAlignment, corpus.GeneralInstruct })
-            sentences.AddRange(LlavaSample.ReadJsonArray(file).SelectMany(s => s.Conversations).Select(t => t.Value.Replace(LlavaTokenizer.ImagePlaceholder, "").Trim()));
+            sentences.AddRange(LlavaSample.ReadJsonArray(file).SelectMany(s => s.Conversations)
+                .Select(t => t.From == ConversationTurn.HumanSpeaker && file == corpus.GeneralInstruct ? Prompt(Text(t.Value)) : Text(t.Value)));
         foreach (var question in VqaRad.Read(corpus.VqaTrain))
         {
-            sentences.Add(question.Question);
+            sentences.Add(Prompt(question.Question));
             sentences.Add(question.Answer);
         }
         foreach (var record in corpus.ReadFindings().Where(f => f.Split == "train"))
             foreach (var pair in FindingConversationWriter.Write(record))
             {
-                sentences.Add(pair.Question);
+                sentences.Add(Prompt(pair.Question));
                 sentences.Add(pair.Answer);
             }
         return sentences;

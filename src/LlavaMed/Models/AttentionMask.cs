@@ -3,21 +3,25 @@ using static TorchSharp.torch;
 
 namespace LlavaMed.Models;
 
-/// <summary>The additive attention mask of the decoder: causal, padding (keys whose attention-mask entry is 0)
-/// and, for Mistral's optional sliding window, keys more than <c>window - 1</c> positions back.</summary>
+/// <summary>The additive attention mask of the decoder: causal, padding (keys whose attention-mask entry is 0),
+/// packed segments (a query sees the shared prefix and its own segment: <see cref="PackedSegments"/>) and, for
+/// Mistral's optional sliding window, keys more than <c>window - 1</c> positions back.</summary>
 public static class AttentionMask
 {
     /// <summary>[B, 1, T, past+T] with 0 where attending is allowed and the dtype's most negative finite value
     /// elsewhere (finite, as Hugging Face uses, so fully padded rows give a uniform softmax instead of NaN).
     /// Returns null when plain causal attention suffices (no padding, no cache, no window).</summary>
-    /// <param name="keyPaddingMask">[B, past+T], 1 for real tokens and 0 for padding; null when nothing is padded</param>
+    /// <param name="keyPaddingMask">[B, past+T], 1 for real tokens and 0 for padding (segment ids in packed rows);
+    /// null when nothing is padded</param>
     public static Tensor? Build(Tensor? keyPaddingMask, long batch, long queryLength, long pastLength, int? slidingWindow,
                                 ScalarType dtype, Device device)
     {
         using var zero = 0L.ToScalar(); // explicit Scalars, disposed after use: see TensorArithmetic
+        using var shared = PackedSegments.Shared.ToScalar();
         bool anyPadding = keyPaddingMask is not null && keyPaddingMask.eq(zero).any().item<bool>();
+        bool packed = keyPaddingMask is not null && keyPaddingMask.gt(shared).any().item<bool>();
         bool windowMatters = slidingWindow is { } w && pastLength + queryLength > w;
-        if (!anyPadding && pastLength == 0 && !windowMatters) return null;
+        if (!anyPadding && !packed && pastLength == 0 && !windowMatters) return null;
 
         using var scope = NewDisposeScope();
         long keyLength = pastLength + queryLength;
@@ -34,6 +38,12 @@ public static class AttentionMask
         }
         var allowedPerRow = allowed.unsqueeze(0).expand(batch, queryLength, keyLength);
         if (anyPadding) allowedPerRow = allowedPerRow.logical_and(keyPaddingMask!.ne(zero).unsqueeze(1));
+        if (packed)
+        {
+            var keySegments = keyPaddingMask!.unsqueeze(1); // [B, 1, K]
+            var querySegments = keyPaddingMask[.., (int)pastLength..].unsqueeze(2); // [B, T, 1]
+            allowedPerRow = allowedPerRow.logical_and(keySegments.eq(shared).logical_or(keySegments.eq(querySegments)));
+        }
         var negative = dtype == bfloat16 ? -3.3895313892515355e38 : dtype == float16 ? -65504.0 : float.MinValue;
         using var fill = negative.ToScalar();
         var mask = zeros(batch, queryLength, keyLength, dtype: dtype, device: device)

@@ -45,9 +45,11 @@ public sealed class LlavaForCausalLM : Module
     public Device Device => model.EmbedTokens.weight!.device;
 
     /// <summary>Token ids (unpadded rows; v1.5 rows hold -200 placeholders, v1.0 rows hold image tokens) and
-    /// images to decoder inputs; see <see cref="MultimodalSplice"/>. Truncation uses tokenizer_model_max_length.</summary>
+    /// images to decoder inputs; see <see cref="MultimodalSplice"/>. Truncation uses tokenizer_model_max_length.
+    /// <paramref name="segments"/> marks packed rows (<see cref="PackedSegments"/>).</summary>
     public MultimodalInputs PrepareInputs(IReadOnlyList<long[]> inputIds, Tensor? pixelValues,
-                                          IReadOnlyList<long[]>? labels = null, PaddingSide? side = null)
+                                          IReadOnlyList<long[]>? labels = null, PaddingSide? side = null,
+                                          IReadOnlyList<long[]>? segments = null)
     {
         using var scope = NewDisposeScope();
         var features = pixelValues is null ? null : EncodeImages(pixelValues);
@@ -57,8 +59,8 @@ public sealed class LlavaForCausalLM : Module
             ? MultimodalSplice.ReplacePatchTokens(inputIds, labels, features, Embed,
                 ImagePatchTokens ?? throw new InvalidOperationException(
                     "this v1.0 model needs ImagePatchTokens (the tokenizer's <im_patch>/<im_start>/<im_end> ids)"),
-                Config.MmUseImStartEnd, Config.TokenizerModelMaxLength, padding)
-            : MultimodalSplice.SplicePlaceholders(inputIds, labels, features, Embed, Config.TokenizerModelMaxLength, padding);
+                Config.MmUseImStartEnd, Config.TokenizerModelMaxLength, padding, segments)
+            : MultimodalSplice.SplicePlaceholders(inputIds, labels, features, Embed, Config.TokenizerModelMaxLength, padding, segments);
         inputs.InputsEmbeds.MoveToOuterDisposeScope();
         inputs.AttentionMask.MoveToOuterDisposeScope();
         inputs.PositionIds.MoveToOuterDisposeScope();

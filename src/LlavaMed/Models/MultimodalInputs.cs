@@ -8,8 +8,10 @@ public enum PaddingSide { Right, Left }
 
 /// <summary>What the decoder consumes after the image features are spliced into the text embeddings.</summary>
 /// <param name="InputsEmbeds">[B, T, D]</param>
-/// <param name="AttentionMask">[B, T] int64, 1 for real positions, 0 for padding</param>
-/// <param name="PositionIds">[B, T] int64, 0.. over each row's real positions (0 on padding)</param>
+/// <param name="AttentionMask">[B, T] int64, 1 for real positions, 0 for padding; packed rows hold segment ids
+/// (<see cref="PackedSegments"/>)</param>
+/// <param name="PositionIds">[B, T] int64, 0.. over each row's real positions (0 on padding; in packed rows each
+/// segment continues from the shared prefix)</param>
 /// <param name="Labels">[B, T] int64 with -100 on image, padding and unsupervised positions; null for inference</param>
 /// <param name="TruncatedRows">rows longer than tokenizer_model_max_length, cut to it (counted, not silent)</param>
 public sealed record MultimodalInputs(Tensor InputsEmbeds, Tensor AttentionMask, Tensor PositionIds, Tensor? Labels,

@@ -11,25 +11,30 @@ public static class MultimodalSplice
 
     /// <summary>v1.5: every -200 placeholder is cut out and replaced by the next image's feature rows (label -100);
     /// images are consumed in order across the batch. Rows are truncated to <paramref name="maxLength"/>, then
-    /// padded on <paramref name="side"/> with zero embeddings; positions count 0.. over each row's real tokens.</summary>
+    /// padded on <paramref name="side"/> with zero embeddings; positions count 0.. over each row's real tokens
+    /// (see <see cref="PackedSegments"/> for packed rows).</summary>
     /// <param name="inputIds">unpadded rows of token ids</param>
     /// <param name="labels">per-row labels aligned with <paramref name="inputIds"/>, or null</param>
     /// <param name="imageFeatures">[images, N, D] projected features, or null when no row has a placeholder</param>
     /// <param name="embed">token ids [T] to embeddings [T, D]</param>
+    /// <param name="segments">per-row segment ids aligned with <paramref name="inputIds"/> (packed rows), or null
+    /// when every row is one sequence; an image's rows take its placeholder's segment</param>
     public static MultimodalInputs SplicePlaceholders(IReadOnlyList<long[]> inputIds, IReadOnlyList<long[]>? labels,
-        Tensor? imageFeatures, Func<Tensor, Tensor> embed, int? maxLength, PaddingSide side)
+        Tensor? imageFeatures, Func<Tensor, Tensor> embed, int? maxLength, PaddingSide side, IReadOnlyList<long[]>? segments = null)
     {
         using var scope = NewDisposeScope();
-        var rows = new List<(Tensor Embeds, long[] Labels)>();
+        var rows = new List<SplicedRow>();
         int nextImage = 0;
         for (int row = 0; row < inputIds.Count; row++)
         {
             var ids = inputIds[row];
             var rowLabels = labels?[row] ?? Enumerable.Repeat(IgnoreIndex, ids.Length).ToArray();
+            var rowSegments = RowSegments(segments, row, ids.Length);
             if (rowLabels.Length != ids.Length)
                 throw new ArgumentException($"row {row}: {rowLabels.Length} labels for {ids.Length} tokens");
             var pieces = new List<Tensor>();
             var pieceLabels = new List<long>();
+            var pieceSegments = new List<long>();
             int start = 0;
             for (int position = 0; position <= ids.Length; position++)
             {
@@ -39,6 +44,7 @@ public static class MultimodalSplice
                 {
                     pieces.Add(embed(tensor(textIds, device: DeviceOf(imageFeatures))));
                     pieceLabels.AddRange(rowLabels[start..position]);
+                    pieceSegments.AddRange(rowSegments[start..position]);
                 }
                 if (position < ids.Length)
                 {
@@ -48,11 +54,12 @@ public static class MultimodalSplice
                     var features = imageFeatures[nextImage++];
                     pieces.Add(features);
                     pieceLabels.AddRange(Enumerable.Repeat(IgnoreIndex, (int)features.shape[0]));
+                    pieceSegments.AddRange(Enumerable.Repeat(rowSegments[position], (int)features.shape[0]));
                 }
                 start = position + 1;
             }
             var embeds = pieces.Count > 0 ? cat(pieces, 0) : embed(tensor(Array.Empty<long>()));
-            rows.Add((embeds, pieceLabels.ToArray()));
+            rows.Add(new(embeds, pieceLabels.ToArray(), pieceSegments.ToArray()));
         }
         if (imageFeatures is not null && nextImage != imageFeatures.shape[0])
             throw new ArgumentException($"{imageFeatures.shape[0]} images given but the rows have {nextImage} placeholders");
@@ -64,10 +71,10 @@ public static class MultimodalSplice
     /// image's features, the length is unchanged, and start/end keep their learned embeddings.</summary>
     public static MultimodalInputs ReplacePatchTokens(IReadOnlyList<long[]> inputIds, IReadOnlyList<long[]>? labels,
         Tensor? imageFeatures, Func<Tensor, Tensor> embed, ImagePatchTokenIds tokens, bool useStartEnd,
-        int? maxLength, PaddingSide side)
+        int? maxLength, PaddingSide side, IReadOnlyList<long[]>? segments = null)
     {
         using var scope = NewDisposeScope();
-        var rows = new List<(Tensor Embeds, long[] Labels)>();
+        var rows = new List<SplicedRow>();
         int nextImage = 0;
         for (int row = 0; row < inputIds.Count; row++)
         {
@@ -87,7 +94,7 @@ public static class MultimodalSplice
                 embeds = cat([embeds[..first], features.to(embeds.dtype), embeds[(first + count)..]], 0);
                 Array.Fill(rowLabels, IgnoreIndex, first, count);
             }
-            rows.Add((embeds, rowLabels));
+            rows.Add(new(embeds, rowLabels, RowSegments(segments, row, ids.Length)));
         }
         if (imageFeatures is not null && nextImage != imageFeatures.shape[0])
             throw new ArgumentException($"{imageFeatures.shape[0]} images given but the rows hold {nextImage} image slots");
@@ -111,14 +118,25 @@ public static class MultimodalSplice
 
     static Device? DeviceOf(Tensor? t) => t?.device;
 
-    static MultimodalInputs Pad(List<(Tensor Embeds, long[] Labels)> rows, bool withLabels, int? maxLength, PaddingSide side)
+    /// <summary>A row's segment ids: the given ones (checked against the row's length) or one sequence.</summary>
+    static long[] RowSegments(IReadOnlyList<long[]>? segments, int row, int length)
+    {
+        if (segments is null) return Enumerable.Repeat(PackedSegments.Shared, length).ToArray();
+        if (segments[row].Length != length)
+            throw new ArgumentException($"row {row}: {segments[row].Length} segment ids for {length} tokens");
+        return segments[row];
+    }
+
+    sealed record SplicedRow(Tensor Embeds, long[] Labels, long[] Segments);
+
+    static MultimodalInputs Pad(List<SplicedRow> rows, bool withLabels, int? maxLength, PaddingSide side)
     {
         int truncated = 0;
         if (maxLength is { } limit)
             for (int i = 0; i < rows.Count; i++)
                 if (rows[i].Labels.Length > limit)
                 {
-                    rows[i] = (rows[i].Embeds[..limit], rows[i].Labels[..limit]);
+                    rows[i] = new(rows[i].Embeds[..limit], rows[i].Labels[..limit], rows[i].Segments[..limit]);
                     truncated++;
                 }
         int batch = rows.Count, width = rows.Max(r => r.Labels.Length);
@@ -132,10 +150,11 @@ public static class MultimodalSplice
             int length = rows[i].Labels.Length, offset = side == PaddingSide.Left ? width - length : 0;
             if (length == 0) continue;
             embeds[i, offset..(offset + length)] = rows[i].Embeds;
+            var rowPositions = PackedSegments.Positions(rows[i].Segments, i);
             for (int j = 0; j < length; j++)
             {
-                mask[i * width + offset + j] = 1;
-                positions[i * width + offset + j] = j;
+                mask[i * width + offset + j] = rows[i].Segments[j];
+                positions[i * width + offset + j] = rowPositions[j];
                 paddedLabels[i * width + offset + j] = rows[i].Labels[j];
             }
         }

@@ -48,6 +48,7 @@ public sealed class StageTrainer
         var loader = new BatchLoader(dataset, pipeline.ImageProcessor, new BatchOptions
         {
             BatchSize = stage.BatchSize, Seed = stage.Seed, GroupByModalityLength = stage.GroupByModalityLength,
+            PackPerImage = stage.PackPerImage, PackedRowTokens = PackedRowTokens(stage, model.Config),
         });
         int stepsPerEpoch = (loader.BatchesPerEpoch + stage.GradientAccumulation - 1) / stage.GradientAccumulation;
         int totalSteps = stepsPerEpoch * stage.Epochs;
@@ -130,6 +131,11 @@ public sealed class StageTrainer
                                      TimeSpan elapsed, TimeSpan remaining, string? message = null) =>
         new(stage.Name, state.Epoch, state.Step, total, loss, lr, rate, elapsed, remaining, message);
 
+    /// <summary>The longest packed row in token ids: no longer than one sample may be (the stage's maximum length),
+    /// and short enough that the spliced row (the placeholder becomes the image's tokens) is never truncated.</summary>
+    static int PackedRowTokens(TrainingStage stage, LlavaConfig config) =>
+        Math.Min(stage.MaxLength, config.TokenizerModelMaxLength ?? int.MaxValue) - (config.Vision.NumPatches - 1);
+
     /// <summary>One optimiser step over the accumulated micro-batches; returns the mean loss. Each micro-batch's
     /// loss is scaled by its share of the step's supervised tokens, so accumulation equals one big batch.</summary>
     static double OptimizerStep(LlavaForCausalLM model, AdamWOptimizer optimizer, List<TrainingBatch> microBatches, double maxGradNorm)
@@ -141,7 +147,7 @@ public sealed class StageTrainer
         foreach (var batch in microBatches)
         {
             using var scope = NewDisposeScope();
-            using var inputs = model.PrepareInputs(batch.InputIds, batch.PixelValues, batch.Labels, PaddingSide.Right);
+            using var inputs = model.PrepareInputs(batch.InputIds, batch.PixelValues, batch.Labels, PaddingSide.Right, batch.Segments);
             var loss = model.TrainingLoss(inputs);
             long batchSupervised = inputs.Labels![.., 1..].ne(ignoreIndex).sum().item<long>();
             // Nothing to learn here: no supervised token, or (stage 1) a text-only batch the projector never sees.

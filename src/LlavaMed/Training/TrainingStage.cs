@@ -46,6 +46,11 @@ public sealed record TrainingStage
     public int MaxLength { get; init; } = 2048;
     public int Seed { get; init; } = 42;
     public bool GroupByModalityLength { get; init; } = true;
+    /// <summary>When above 0, batches hold groups of up to this many samples on one image, and a batch's samples of
+    /// one image are trained as one shared-prefix row (the image encoded once): the same loss as unpacked rows, less
+    /// work when a data set asks several questions per image (VQA sets; see <see cref="Data.Batching.ImagePacking"/>).
+    /// Batches still hold <see cref="BatchSize"/> samples; larger groups save more but put fewer images in a batch.</summary>
+    public int PackPerImage { get; init; }
     /// <summary>Write a resumable checkpoint every this many optimiser steps (0: only at the end).</summary>
     public int SaveEverySteps { get; init; }
     public int KeepLastCheckpoints { get; init; } = 2;

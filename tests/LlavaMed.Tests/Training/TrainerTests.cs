@@ -64,6 +64,17 @@ public sealed class TrainerTests : IDisposable
     }
 
     [Fact]
+    public void PackingByImageTrainsOnTheSameLossAsUnpackedBatches()
+    {
+        using var scope = NewDisposeScope();
+        // One batch holding all 12 samples either way: the first step's loss (before any update) must agree.
+        var unpacked = Stage("unpacked") with { Epochs = 1, BatchSize = 12, GradientAccumulation = 1, SaveEverySteps = 0 };
+        var packed = unpacked with { OutputDir = Path.Combine(temporary, "packed"), PackPerImage = 8 };
+        static double FirstLoss(TrainingStage stage) => new StageTrainer().Run(stage).First(p => !double.IsNaN(p.Loss)).Loss;
+        Assert.Equal(FirstLoss(unpacked), FirstLoss(packed), 5);
+    }
+
+    [Fact]
     public void InterruptedAndResumedRunEndsBitIdenticalToAnUninterruptedRun()
     {
         using var scope = NewDisposeScope();
@@ -248,5 +259,28 @@ public sealed class BatchLoaderTests : IDisposable
         var cached = Pixels(512L << 20);
         Assert.Equal(6, cached.Length); // 3 batches per epoch, 2 epochs
         Assert.Equal(Pixels(0), cached);
+    }
+
+    [Fact]
+    public void PackedBatchesHoldEverySampleOnceWithOneImagePerRow()
+    {
+        var demo = DemoCheckpoint.EnsureCreated(Path.Combine(temporary, "demo"));
+        using var pipeline = LlavaMed.Inference.LlavaPipeline.Load(demo.ModelFolder);
+        var samples = Enumerable.Range(0, 10).Select(i => new LlavaSample($"s{i}", i == 9 ? null : Path.GetFileName(demo.ImagePath),
+            [ConversationTurn.Human(i == 9 ? "Describe it." : $"<image>\nQuestion {i}?"), ConversationTurn.Gpt($"finding {i}")])).ToList();
+        var dataset = LlavaMed.Data.Batching.TokenizedDataset.Create(samples, ConversationTemplate.MistralInstruct, pipeline.Tokenizer, 128, demo.ModelFolder);
+        var loader = new LlavaMed.Data.Batching.BatchLoader(dataset, pipeline.ImageProcessor,
+            new LlavaMed.Data.Batching.BatchOptions { BatchSize = 5, Seed = 1, PackPerImage = 5, PackedRowTokens = 113 });
+        var batches = loader.Epoch(0, cancellation: TestContext.Current.CancellationToken).ToList();
+        Assert.Equal(2, batches.Count);
+        Assert.Equal(samples.Select(s => s.Id).Order(), batches.SelectMany(b => b.Ids).Order());
+        foreach (var batch in batches)
+            using (batch)
+            {
+                Assert.NotNull(batch.Segments);
+                Assert.True(batch.InputIds.Count < batch.Ids.Count, "a batch's questions on one image share a row");
+                int rowsWithImage = batch.InputIds.Count(ids => ids.Contains(LlavaMed.Models.MultimodalSplice.ImageTokenIndex));
+                Assert.Equal(rowsWithImage, (int)batch.PixelValues!.shape[0]);
+            }
     }
 }

@@ -6,9 +6,10 @@ using static TorchSharp.torch;
 namespace LlavaMed.Data.Batching;
 
 /// <summary>One training batch: unpadded rows (the model's splice pads them) and the images of the rows that have
-/// one, in row order. Pixel values are a tensor the caller owns.</summary>
+/// one, in row order; <see cref="Ids"/> are the batch's samples, <see cref="Segments"/> the rows' segment ids when
+/// they are packed (<see cref="ImagePacking"/>). Pixel values are a tensor the caller owns.</summary>
 public sealed record TrainingBatch(int Epoch, int Index, IReadOnlyList<string> Ids, IReadOnlyList<long[]> InputIds,
-                                   IReadOnlyList<long[]> Labels, Tensor? PixelValues) : IDisposable
+                                   IReadOnlyList<long[]> Labels, Tensor? PixelValues, IReadOnlyList<long[]>? Segments = null) : IDisposable
 {
     public void Dispose() => PixelValues?.Dispose();
 }
@@ -19,6 +20,12 @@ public sealed record BatchOptions
     public int Seed { get; init; }
     /// <summary>LLaVA's <c>group_by_modality_length</c>: batches hold only image or only text samples.</summary>
     public bool GroupByModalityLength { get; init; } = true;
+    /// <summary>When above 0: order the samples in groups of up to this many questions on one image and pack each
+    /// batch's samples of one image into shared-prefix rows (<see cref="ImagePacking"/>) of at most
+    /// <see cref="PackedRowTokens"/> token ids; replaces <see cref="GroupByModalityLength"/>.</summary>
+    public int PackPerImage { get; init; }
+    public bool PackByImage => PackPerImage > 0;
+    public int PackedRowTokens { get; init; } = 2048;
     /// <summary>How many batches the background workers prepare ahead of the consumer.</summary>
     public int Prefetch { get; init; } = 4;
     public int Workers { get; init; } = Math.Max(1, Environment.ProcessorCount - 1);
@@ -37,8 +44,9 @@ public sealed class BatchLoader(TokenizedDataset dataset, ClipImageProcessor ima
 
     public int BatchesPerEpoch => (dataset.Samples.Count + options.BatchSize - 1) / options.BatchSize;
 
-    public int[] EpochOrder(int epoch) => options.GroupByModalityLength
-        ? SampleOrder.ModalityGrouped(dataset.Samples.Select(s => s.ModalityLength).ToArray(), options.BatchSize, options.Seed, epoch)
+    public int[] EpochOrder(int epoch) =>
+        options.PackByImage ? SampleOrder.ImageGroups(dataset.Samples.Select(s => s.ImagePath).ToArray(), options.PackPerImage, options.Seed, epoch).SelectMany(g => g).ToArray()
+        : options.GroupByModalityLength ? SampleOrder.ModalityGrouped(dataset.Samples.Select(s => s.ModalityLength).ToArray(), options.BatchSize, options.Seed, epoch)
         : SampleOrder.Shuffle(dataset.Samples.Count, options.Seed, epoch);
 
     /// <summary>The batches of an epoch from <paramref name="startBatch"/> on (to resume mid-epoch).</summary>
@@ -82,23 +90,23 @@ public sealed class BatchLoader(TokenizedDataset dataset, ClipImageProcessor ima
         producer.GetAwaiter().GetResult();
     }
 
-    sealed record PreparedBatch(int Index, TokenizedSample[] Members, float[][] Images, int Height, int Width)
+    sealed record PreparedBatch(int Index, IReadOnlyList<BatchRow> Rows, float[][] Images, int Height, int Width, bool Packed)
     {
         public TrainingBatch ToTrainingBatch(int epoch)
         {
             var pixels = Images.Length == 0 ? null : ClipImageProcessor.ToBatchTensor(Images, Height, Width);
-            return new TrainingBatch(epoch, Index, Members.Select(m => m.Id).ToArray(),
-                                     Members.Select(m => m.InputIds).ToArray(), Members.Select(m => m.Labels).ToArray(), pixels);
+            return new TrainingBatch(epoch, Index, Rows.SelectMany(r => r.Ids).ToArray(), Rows.Select(r => r.InputIds).ToArray(),
+                                     Rows.Select(r => r.Labels).ToArray(), pixels,
+                                     Packed ? Rows.Select(r => r.Segments ?? Enumerable.Repeat(PackedSegments.Shared, r.InputIds.Length).ToArray()).ToArray() : null);
         }
     }
 
     PreparedBatch Prepare(int index, int[] members)
     {
         var samples = members.Select(i => dataset.Samples[i]).ToArray();
-        var images = samples.Where(s => s.ImagePath is not null && s.InputIds.Contains(MultimodalSplice.ImageTokenIndex))
-            .Select(s => Preprocessed(s.ImagePath!))
-            .ToArray();
-        return new PreparedBatch(index, samples, images, imageProcessor.Config.CropHeight, imageProcessor.Config.CropWidth);
+        var rows = options.PackByImage ? ImagePacking.Pack(samples, options.PackedRowTokens) : samples.Select(BatchRow.Plain).ToArray();
+        var images = rows.Where(r => r.HasImage).Select(r => Preprocessed(r.ImagePath!)).ToArray();
+        return new PreparedBatch(index, rows, images, imageProcessor.Config.CropHeight, imageProcessor.Config.CropWidth, options.PackByImage);
     }
 
     /// <summary>The image's pixel values, shared read-only between batches (batch tensors copy them).</summary>

@@ -35,6 +35,28 @@ public static class SampleOrder
         return full.SelectMany(b => b).Concat(leftover).ToArray();
     }
 
+    /// <summary>The order for packing by image (<see cref="ImagePacking"/>), as groups: each image's samples in a
+    /// seeded order, cut into groups of at most <paramref name="groupSize"/>, and the groups in a seeded shuffle; a
+    /// text-only sample (null path) is a group of one. Batches cut from the flattened groups hold a group's samples
+    /// together, so they share a row; smaller groups spread an image's questions over more batches (more images per
+    /// batch).</summary>
+    public static int[][] ImageGroups(IReadOnlyList<string?> imagePaths, int groupSize, int seed, int epoch)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(groupSize, 1);
+        var random = new Random(StreamSeed(seed, epoch, stream: 4));
+        var groups = Enumerable.Range(0, imagePaths.Count)
+            .GroupBy(i => imagePaths[i] ?? $"\0text-only {i}", StringComparer.Ordinal)
+            .SelectMany(image =>
+            {
+                var members = image.ToArray();
+                random.Shuffle(members);
+                return members.Chunk(groupSize);
+            })
+            .ToArray();
+        random.Shuffle(groups);
+        return groups;
+    }
+
     /// <summary>A seed for one random stream of one epoch. Deliberately not HashCode.Combine, which is salted per
     /// process and would change the order between a run and its resumption.</summary>
     internal static int StreamSeed(int seed, int epoch, int stream) =>
