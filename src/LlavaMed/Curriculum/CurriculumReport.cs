@@ -118,7 +118,8 @@ public static class CurriculumReport
     static string Intro(CurriculumResult r) =>
         $"Scale `{r.Scale.Name}`, seed {r.Seed}: wall time {r.WallSeconds:0} s, peak working set {r.PeakWorkingSetBytes / (1024 * 1024)} MB. "
         + $"Model: decoder hidden {r.Scale.HiddenSize}, {r.Scale.Layers} layers (GQA 4/2), CLIP {r.Scale.ImageSize} px / patch {r.Scale.PatchSize}, "
-        + $"tower hidden {r.Scale.VisionHidden} x {r.Scale.VisionLayers} layers, {r.Scale.ProjectorType} projector, {r.Scale.VocabularySize}-piece SentencePiece tokenizer.";
+        + $"tower hidden {r.Scale.VisionHidden} x {r.Scale.VisionLayers} layers, {r.Scale.ProjectorType} projector, {r.Scale.VocabularySize}-piece SentencePiece tokenizer. "
+        + $"Epochs: stage 1 {r.Scale.AlignmentEpochs}, stage 2 {r.Scale.InstructionEpochs}, stage 3 {r.Scale.DownstreamEpochs}.";
 
     const string Method =
         "The starting model plays the general LLaVA that LLaVA-Med starts from. Its vision tower was pretrained to predict the words of "
@@ -127,7 +128,7 @@ public static class CurriculumReport
         + "counts. Its language model was pretrained on text alone, and it went through LLaVA's two stages on the general scenes (projector "
         + "alignment on captions, instruction tuning on conversations). The curriculum then runs stage 1 (projector only, plain template, "
         + "figure captions), stage 2 (projector + LM, self-instruct conversations written offline from each figure's ground truth) and stage 3 "
-        + "(projector + LM, VQA train split). Every model is evaluated on held-out figures: VQA test split (both metric sets), captions "
+        + "(projector + LM, VQA train split, each image's questions trained as one packed row that gives the loss of separate rows). Every model is evaluated on held-out figures: VQA test split (both metric sets), captions "
         + "(plain template, strict token F1 and BLEU-4 against the reference caption) and qa50-style chat questions (token F1 against the reference answer).";
 
     static string Markdown(CurriculumResult r)
