@@ -107,7 +107,8 @@ public static class CurriculumReport
         var v1 = final.LlavaMedV1!;
         var quirk = $" The llava-med-v1 closed accuracy is run_eval.py's: an answer that contains yes or no but not the reference is left "
             + $"out of its denominator instead of counted wrong ({v1.Closed - v1.ClosedCounted} of {v1.Closed} closed questions after stage 3), so a "
-            + "constant \"no\" scores 1.0 on it; the strict closed accuracy counts every question and is the one to compare with chance (0.5).";
+            + "constant \"no\" scores 1.0 on it, while an answer without yes or no counts as wrong, so a correct answer to a two-choice question (\"left or right?\") "
+            + "is a miss; the strict closed accuracy counts every question and is the one to compare with chance (0.5).";
         return $"After stage 3 on the {r.VqaSet} test split: "
             + Compare("closed accuracy (llava-med-v1)", final.LlavaMedV1!.ClosedAccuracy, r.Baselines.Select(b => (b.Name, b.Vqa.LlavaMedV1!.ClosedAccuracy))) + "; "
             + Compare("closed accuracy (strict)", final.Strict!.ClosedAccuracy ?? 0, r.Baselines.Select(b => (b.Name, b.Vqa.Strict!.ClosedAccuracy ?? 0))) + "; "
