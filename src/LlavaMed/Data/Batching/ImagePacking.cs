@@ -34,14 +34,18 @@ public static class ImagePacking
                 continue;
             }
             var pending = new List<TokenizedSample>();
+            int length = prefix;
             foreach (var member in members)
             {
-                if (pending.Count > 0 && prefix + pending.Sum(p => p.InputIds.Length - prefix) + member.InputIds.Length - prefix > maxRowTokens)
+                int remainder = member.InputIds.Length - prefix;
+                if (pending.Count > 0 && length + remainder > maxRowTokens)
                 {
                     rows.Add(Row(pending, prefix));
                     pending.Clear();
+                    length = prefix;
                 }
                 pending.Add(member);
+                length += remainder;
             }
             rows.Add(Row(pending, prefix));
         }
