@@ -62,8 +62,9 @@ public static class EvalCommand
             rows.Add(["questions", Count(v1.Open), Count(v1.Closed), Count(v1.Open + v1.Closed + v1.Unscored)]);
             if (v1.Unscored > 0) rows.Add(["  not scored (answer_type not exactly OPEN/CLOSED)", null, null, Count(v1.Unscored)]);
             rows.Add(["recall (the paper's open metric)", Percent(v1.OpenRecall), Percent(v1.ClosedRecall), null]);
-            rows.Add(["yes/no accuracy, run_eval.py (the paper's closed metric)", null, Percent(v1.ClosedAccuracy), null]);
-            rows.Add([$"  questions it counts (drops misses that say yes/no)", null, Count(v1.ClosedCounted), null]);
+            rows.Add(["yes/no accuracy, run_eval.py v1.0.0 (closed_accuracy)", null, Percent(v1.ClosedAccuracy), null]);
+            rows.Add(["yes/no accuracy, run_eval.py before the fix (bdd4809)", null, Percent(v1.ClosedAccuracyPreFix), null]);
+            rows.Add(["  questions it counts (drops misses that say yes/no)", null, Count(v1.ClosedCountedPreFix), null]);
             rows.Add(["accuracy, substring (run_eval_batch.py)", Percent(v1.OpenAccuracySubstring), Percent(v1.ClosedAccuracySubstring), null]);
             if (v1.OpenAccuracyCandidates is not null)
                 rows.Add(["accuracy, nearest training answer (run_eval.py)", Percent(v1.OpenAccuracyCandidates), null, null]);
@@ -97,6 +98,7 @@ public static class EvalCommand
             for (int c = 1; c < row.Length; c++) line += "  " + (row[c] ?? "").PadLeft(columns[c - 1]);
             writer.WriteLine(line.TrimEnd());
         }
+        if (report.LlavaMedV1 is not null) writer.WriteLine(LlavaMedV1Metrics.ClosedRules);
     }
 
     static string Count(int n) => n.ToString(CultureInfo.InvariantCulture);

@@ -23,7 +23,8 @@ public sealed record TextScores(int Count, double TokenF1, double Bleu, IReadOnl
 public sealed record StageEvaluation(VqaReport Vqa, TextScores Captions, TextScores Chat, IReadOnlyList<ExampleAnswer> VqaExamples,
                                      IReadOnlyList<AnswerRecord> VqaAnswers)
 {
-    /// <summary>llava-med-v1 (run_eval.py) closed accuracy: misses that contain yes or no are left out of the count.</summary>
+    /// <summary>llava-med-v1 closed accuracy (run_eval.py at v1.0.0): a hit says yes or no and contains the reference;
+    /// every closed question counts.</summary>
     public double ClosedAccuracy => Vqa.LlavaMedV1!.ClosedAccuracy;
     /// <summary>Closed accuracy over every closed question (chance 0.5 for yes/no).</summary>
     public double StrictClosedAccuracy => Vqa.Strict!.ClosedAccuracy ?? 0;

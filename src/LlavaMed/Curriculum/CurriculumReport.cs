@@ -105,10 +105,11 @@ public static class CurriculumReport
             return $"{what} {F(model)}, {verdict} the best image-blind baseline ({best.Name} {F(best.Value)}, {(model - best.Value) * 100:+0.0;-0.0;0.0} points)";
         }
         var v1 = final.LlavaMedV1!;
-        var quirk = $" The llava-med-v1 closed accuracy is run_eval.py's: an answer that contains yes or no but not the reference is left "
-            + $"out of its denominator instead of counted wrong ({v1.Closed - v1.ClosedCounted} of {v1.Closed} closed questions after stage 3), so a "
-            + "constant \"no\" scores 1.0 on it, while an answer without yes or no counts as wrong, so a correct answer to a two-choice question (\"left or right?\") "
-            + "is a miss; the strict closed accuracy counts every question and is the one to compare with chance (0.5).";
+        var quirk = " The llava-med-v1 closed accuracy is LLaVA-Med v1.0.0's run_eval.py rule: a closed answer scores only when it contains yes or no "
+            + "and the reference, so \"no\" inside \"nodule\" counts and a correct answer to a two-choice question (\"left or right?\") is a miss. "
+            + $"Before that fix (commit bdd4809) the rule also left wrong answers that contain yes or no out of its denominator ({v1.Closed - v1.ClosedCountedPreFix} "
+            + $"of {v1.Closed} closed questions after stage 3; {LlavaMedV1Scores.PreFixClosedAccuracyKey} {F(v1.ClosedAccuracyPreFix)}), so a constant \"no\" "
+            + "scored 1.0 on it. The strict closed accuracy counts every question by its right answer and is the one to compare with chance (0.5).";
         return $"After stage 3 on the {r.VqaSet} test split: "
             + Compare("closed accuracy (llava-med-v1)", final.LlavaMedV1!.ClosedAccuracy, r.Baselines.Select(b => (b.Name, b.Vqa.LlavaMedV1!.ClosedAccuracy))) + "; "
             + Compare("closed accuracy (strict)", final.Strict!.ClosedAccuracy ?? 0, r.Baselines.Select(b => (b.Name, b.Vqa.Strict!.ClosedAccuracy ?? 0))) + "; "

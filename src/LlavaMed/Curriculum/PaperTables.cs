@@ -131,25 +131,30 @@ public static class PaperTables
     ];
 
     /// <summary>(open, closed) of a stage's VQA report: <c>llava-med-v1</c> open recall and closed accuracy (the paper's
-    /// numbers) or <c>strict</c> open exact match and closed accuracy.</summary>
+    /// metrics; closed by v1.0.0's run_eval.py rule, null for a report written before that rule was the default) or
+    /// <c>strict</c> open exact match and closed accuracy.</summary>
     public static (double? Open, double? Closed) OpenClosed(JsonObject? stage, string metricSet)
     {
         var vqa = stage?["vqa"]?[metricSet];
         static double? Value(JsonNode? node) => node is JsonValue value && value.TryGetValue<double>(out var number) ? number : null;
         return metricSet == StrictMetrics.Name
             ? (Value(vqa?["open_exact_match"]), Value(vqa?["closed_accuracy"]))
-            : (Value(vqa?["open_recall"]), Value(vqa?["closed_accuracy"]));
+            : (Value(vqa?["open_recall"]), LlavaMedV1Scores.StoredClosedAccuracy(vqa));
     }
 
     static string Percent(double? value) => value is { } v ? (v * 100).ToString("0.00", CultureInfo.InvariantCulture) : "-";
 
     /// <summary>One row per method (<see cref="CurriculumRunInfo.Method"/>), scored after stage 3; runs whose data set
-    /// is not recorded are left out and named in <paramref name="notes"/>.</summary>
+    /// is not recorded, and llava-med-v1 closed cells written with the pre-fix rule, are left out and named in
+    /// <paramref name="notes"/>.</summary>
     public static PaperTable Vqa(PaperRuns runs, string metricSet = "llava-med-v1", ICollection<string>? notes = null)
     {
         var rows = VqaRows(runs, metricSet, notes).Select(row => (IReadOnlyList<string>)[row.Method,
             .. VqaDatasets.SelectMany(d => row.Cells.TryGetValue(d.Key, out var cell) ? new[] { Percent(cell.Open), Percent(cell.Closed) } : ["-", "-"])]).ToList();
-        var (open, closed) = metricSet == StrictMetrics.Name ? ("open: exact match", "closed: accuracy") : ("open: recall", "closed: accuracy");
+        var (open, closed) = metricSet == StrictMetrics.Name
+            ? ("open: exact match", "closed: accuracy")
+            : ("open: recall", "closed: `closed_accuracy`, run_eval.py's rule at v1.0.0; numbers published before that fix may follow "
+               + $"the pre-fix rule, `{LlavaMedV1Scores.PreFixClosedAccuracyKey}` in metrics.json");
         return new PaperTable("VQA (the paper's layout: methods by data set, open and closed)", ["method", .. VqaDatasets.SelectMany(d => new[] { $"{d.Title} open", $"{d.Title} closed" })], rows,
             $"Percent after stage 3, metric set `{metricSet}` ({open}; {closed}). `-`: no run on that data set. SLAKE and PathVQA columns fill "
             + "in from runs fine-tuned on them; the synthetic column is the workbench's embedded corpus, not a paper data set.");
@@ -175,7 +180,10 @@ public static class PaperTables
                 var duplicate = rows.Any(r => r.Method == run.Method);
                 rows.Add(row = new VqaRow(duplicate ? $"{run.Method} [{run.Name}]" : run.Method, duplicate ? run.Name : run.ShortName, []));
             }
-            row.Cells[dataset] = OpenClosed(run.Stage("downstream"), metricSet);
+            var downstream = run.Stage("downstream");
+            row.Cells[dataset] = OpenClosed(downstream, metricSet);
+            if (metricSet == LlavaMedV1Metrics.Name && downstream?["vqa"]?[metricSet]?["closed_accuracy"] is not null && row.Cells[dataset].Closed is null)
+                notes?.Add($"{run.Folder}: closed cell left out (its metrics.json has the pre-fix closed accuracy of LLaVA-Med commit bdd4809; rerun for v1.0.0's)");
         }
         return rows;
     }

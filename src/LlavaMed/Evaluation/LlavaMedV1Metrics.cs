@@ -6,20 +6,29 @@ namespace LlavaMed.Evaluation;
 /// <c>run_eval_batch.py</c>), as fractions. Open metrics are per-question means over the questions whose
 /// answer_type is exactly "OPEN", closed ones over exactly "CLOSED" (others, e.g. "CLOSED ", are skipped by the
 /// scripts and counted in <see cref="Unscored"/>). A mean over no questions is null where the scripts would
-/// divide by zero.</summary>
+/// divide by zero. Closed questions get one accuracy per rule the scripts have used (<see cref="LlavaMedV1Metrics.ClosedRules"/>):
+/// <see cref="ClosedAccuracy"/> is run_eval.py's at the v1.0.0 tag (every closed question counts);
+/// <see cref="ClosedAccuracyPreFix"/> is run_eval.py's before that fix (commit bdd4809), over the
+/// <see cref="ClosedCountedPreFix"/> questions it kept, for comparison with numbers published with it;
+/// <see cref="ClosedAccuracySubstring"/> is run_eval_batch.py's.</summary>
 public sealed record LlavaMedV1Scores(
     int Open, int Closed, int Unscored,
-    double ClosedAccuracy, int ClosedCounted, double ClosedAccuracySubstring, double? ClosedRecall,
+    double ClosedAccuracy, double ClosedAccuracyPreFix, int ClosedCountedPreFix, double ClosedAccuracySubstring, double? ClosedRecall,
     double? OpenRecall, double? OpenPrecision, double? OpenF1, double? ExactMatch, double? OpenAccuracySubstring,
     double? OpenAccuracyCandidates, double? Bleu, double? Bleu1, double? Bleu2, double? Bleu3, double? Bleu4)
 {
+    /// <summary>The JSON key of <see cref="ClosedAccuracyPreFix"/>. A stored llava-med-v1 object without it was written
+    /// before <c>closed_accuracy</c> followed v1.0.0's rule: its <c>closed_accuracy</c> is the pre-fix number.</summary>
+    public const string PreFixClosedAccuracyKey = "closed_accuracy_pre_fix_bdd4809";
+
     public JsonObject ToJson() => new()
     {
         ["n_open"] = Open,
         ["n_closed"] = Closed,
         ["n_unscored"] = Unscored,
         ["closed_accuracy"] = ClosedAccuracy,
-        ["n_closed_counted"] = ClosedCounted,
+        [PreFixClosedAccuracyKey] = ClosedAccuracyPreFix,
+        ["n_closed_counted"] = ClosedCountedPreFix,
         ["closed_accuracy_substring"] = ClosedAccuracySubstring,
         ["closed_recall"] = ClosedRecall,
         ["open_recall"] = OpenRecall,
@@ -34,6 +43,13 @@ public sealed record LlavaMedV1Scores(
         ["bleu_3"] = Bleu3,
         ["bleu_4"] = Bleu4,
     };
+
+    /// <summary><c>closed_accuracy</c> of a stored llava-med-v1 object (a run's <c>metrics.json</c>), or null when it
+    /// was written before that key followed v1.0.0's rule (no <see cref="PreFixClosedAccuracyKey"/> beside it), so
+    /// that numbers of the two rules are never shown as one.</summary>
+    public static double? StoredClosedAccuracy(JsonNode? stored) =>
+        stored?[PreFixClosedAccuracyKey] is not null && stored["closed_accuracy"] is JsonValue value && value.TryGetValue<double>(out var number)
+            ? number : null;
 }
 
 /// <summary>Precision, recall and F1 of one answer as LLaVA-Med's <c>calculate_f1score</c> counts them.</summary>
@@ -50,16 +66,29 @@ public static class LlavaMedV1Metrics
     /// <summary>The scripts' first step for both texts: <c>normalize_word(text.lower())</c>.</summary>
     public static string Prepare(string text) => LlavaMedText.Normalize(PythonText.Lower(text));
 
-    /// <summary><c>run_eval.py</c>'s closed rule on prepared texts: if the prediction contains "yes" or "no"
-    /// anywhere (also inside "nodule", "not", "know"), it is a hit when it contains the ground truth, and when it
-    /// does not, the question is dropped from the count (null: neither hit nor miss); a prediction without
-    /// "yes"/"no" is a miss. The dropped misses inflate this accuracy.</summary>
-    public static bool? ClosedHitRunEval(string prediction, string groundTruth)
-    {
-        if (!prediction.Contains("yes", StringComparison.Ordinal) && !prediction.Contains("no", StringComparison.Ordinal))
-            return false;
-        return prediction.Contains(groundTruth, StringComparison.Ordinal) ? true : null;
-    }
+    /// <summary>Which rule each closed number follows, in one line (<c>llava-med eval vqa</c> prints it).</summary>
+    public const string ClosedRules =
+        "closed rules: closed_accuracy = run_eval.py at v1.0.0 (b9a98a7: every CLOSED question counts; a hit says yes/no and contains the answer); "
+        + $"{LlavaMedV1Scores.PreFixClosedAccuracyKey} = run_eval.py before that fix (wrong answers that say yes/no left out; n_closed_counted kept); "
+        + "closed_accuracy_substring = run_eval_batch.py (contains the answer)";
+
+    /// <summary>run_eval.py's test for a yes/no answer: "yes" or "no" anywhere in the prepared prediction (also inside
+    /// "nodule", "not", "know").</summary>
+    static bool SaysYesOrNo(string prediction) =>
+        prediction.Contains("yes", StringComparison.Ordinal) || prediction.Contains("no", StringComparison.Ordinal);
+
+    /// <summary><c>run_eval.py</c>'s closed rule at the v1.0.0 tag (b9a98a7, "fix closed accuracy calculation"), on
+    /// prepared texts: a hit when the prediction says yes or no (<see cref="SaysYesOrNo"/>) and contains the ground
+    /// truth; every other closed question is a miss. So "nodule" is a hit for "no", and a correct answer to a
+    /// two-choice question ("left or right?") is a miss.</summary>
+    public static bool ClosedHitRunEval(string prediction, string groundTruth) =>
+        SaysYesOrNo(prediction) && prediction.Contains(groundTruth, StringComparison.Ordinal);
+
+    /// <summary><c>run_eval.py</c>'s closed rule before that fix (bdd4809, the tag's parent): the same hits, but a
+    /// prediction that says yes or no without containing the ground truth is dropped from the count (null: neither hit
+    /// nor miss), which inflates the accuracy (a constant "no" scores 1.0); a prediction without yes/no is a miss.</summary>
+    public static bool? ClosedHitRunEvalPreFix(string prediction, string groundTruth) =>
+        ClosedHitRunEval(prediction, groundTruth) ? true : SaysYesOrNo(prediction) ? null : false;
 
     /// <summary><c>run_eval_batch.py</c>'s rule for closed questions, and its open "accuracy": the prepared ground
     /// truth is a substring of the prepared prediction ("no" counts as found in "nodule"; an empty ground truth is
@@ -126,6 +155,7 @@ public static class LlavaMedV1Metrics
     public static LlavaMedV1Scores Score(IReadOnlyList<ScoredPair> pairs, IReadOnlyList<string>? openCandidates = null)
     {
         var closedRunEval = new List<double>();
+        var closedRunEvalPreFix = new List<double>();
         var closedSubstring = new List<double>();
         var closedRecall = new List<double>();
         var open = new List<(WordOverlap Overlap, double Exact, double Substring, double? Candidate, double[] Bleu)>();
@@ -147,7 +177,8 @@ public static class LlavaMedV1Metrics
             }
             else if (pair.AnswerType == "CLOSED")
             {
-                if (ClosedHitRunEval(prediction, groundTruth) is { } hit) closedRunEval.Add(hit ? 1 : 0);
+                closedRunEval.Add(ClosedHitRunEval(prediction, groundTruth) ? 1 : 0);
+                if (ClosedHitRunEvalPreFix(prediction, groundTruth) is { } hit) closedRunEvalPreFix.Add(hit ? 1 : 0);
                 closedSubstring.Add(SubstringHit(prediction, groundTruth) ? 1 : 0);
                 closedRecall.Add(Overlap(prediction, groundTruth).Recall);
             }
@@ -158,7 +189,8 @@ public static class LlavaMedV1Metrics
         return new LlavaMedV1Scores(
             Open: open.Count, Closed: closedSubstring.Count, Unscored: unscored,
             ClosedAccuracy: closedRunEval.Count == 0 ? 0.0 : PythonText.Mean(closedRunEval),
-            ClosedCounted: closedRunEval.Count,
+            ClosedAccuracyPreFix: closedRunEvalPreFix.Count == 0 ? 0.0 : PythonText.Mean(closedRunEvalPreFix),
+            ClosedCountedPreFix: closedRunEvalPreFix.Count,
             ClosedAccuracySubstring: closedSubstring.Count == 0 ? 0.0 : PythonText.Mean(closedSubstring),
             ClosedRecall: closedRecall.Count == 0 ? null : PythonText.Mean(closedRecall),
             OpenRecall: OpenMean(q => q.Overlap.Recall),

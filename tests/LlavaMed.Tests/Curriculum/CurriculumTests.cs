@@ -73,6 +73,8 @@ public sealed class CurriculumTests : IDisposable
             var vqa = stage!["vqa"]!.AsObject();
             Assert.Equal(["llava-med-v1", "strict"], vqa.Select(kv => kv.Key));
             Assert.InRange(vqa["llava-med-v1"]!["closed_accuracy"]!.GetValue<double>(), 0, 1);
+            Assert.InRange(vqa["llava-med-v1"]!["closed_accuracy_pre_fix_bdd4809"]!.GetValue<double>(), 0, 1);
+            Assert.True(vqa["llava-med-v1"]!["n_closed_counted"]!.GetValue<int>() <= vqa["llava-med-v1"]!["n_closed"]!.GetValue<int>());
             Assert.True(vqa["llava-med-v1"]!["n_closed"]!.GetValue<int>() + vqa["llava-med-v1"]!["n_open"]!.GetValue<int>() > 0);
             Assert.NotNull(vqa["strict"]!["closed_accuracy"]);
         }
@@ -87,6 +89,8 @@ public sealed class CurriculumTests : IDisposable
         Assert.Contains("## Last stage by question type (strict accuracy)", markdown);
         Assert.Contains("| downstream |", markdown);
         Assert.Contains("report-images/", markdown);
+        Assert.Contains("LLaVA-Med v1.0.0's run_eval.py rule", markdown);
+        Assert.Contains("Before that fix (commit bdd4809)", markdown);
         var html = File.ReadAllText(Path.Combine(folder, "report.html"));
         Assert.Contains("data:image/png;base64,", html);
         Assert.Contains("Training loss per phase", html);

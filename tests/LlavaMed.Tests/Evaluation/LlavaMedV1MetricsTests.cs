@@ -53,12 +53,23 @@ public sealed class LlavaMedV1MetricsTests
     [Theory]
     [InlineData("nodule present", "no", true)]        // "no" inside "nodule": counted as a hit
     [InlineData("no", "no", true)]
+    [InlineData("yes", "no", false)]                  // wrong and says yes/no: a miss (v1.0.0's fix)
+    [InlineData("it is not known", "yes", false)]
+    [InlineData("absent", "no", false)]               // neither yes nor no: a miss
+    [InlineData("left", "left", false)]               // choice question answered right, still a miss
+    [InlineData("no, left", "left", true)]            // ...unless the answer also says yes/no somewhere
+    public void RunEvalClosedRule(string prediction, string groundTruth, bool expected) =>
+        Assert.Equal(expected, LlavaMedV1Metrics.ClosedHitRunEval(prediction, groundTruth));
+
+    [Theory]
+    [InlineData("nodule present", "no", true)]
+    [InlineData("no", "no", true)]
     [InlineData("yes", "no", null)]                   // wrong but says yes/no: dropped from the count
     [InlineData("it is not known", "yes", null)]      // "no" inside "not"/"known" makes it a yes/no answer
     [InlineData("absent", "no", false)]               // neither yes nor no: a miss
-    [InlineData("left", "left", false)]               // choice question answered right, still a miss
-    public void RunEvalClosedRule(string prediction, string groundTruth, bool? expected) =>
-        Assert.Equal(expected, LlavaMedV1Metrics.ClosedHitRunEval(prediction, groundTruth));
+    [InlineData("left", "left", false)]
+    public void RunEvalClosedRuleBeforeTheFix(string prediction, string groundTruth, bool? expected) =>
+        Assert.Equal(expected, LlavaMedV1Metrics.ClosedHitRunEvalPreFix(prediction, groundTruth));
 
     [Theory]
     [InlineData("nodule present", "no", true)]
@@ -121,17 +132,18 @@ public sealed class LlavaMedV1MetricsTests
     {
         ScoredPair[] pairs =
         [
-            new("1", "CLOSED", "no", "Nodule present."),   // run_eval hit (substring), batch hit
-            new("2", "CLOSED", "no", "Yes."),              // run_eval: dropped; batch: miss
-            new("3", "CLOSED", "yes", "Absent"),           // both: miss
+            new("1", "CLOSED", "no", "Nodule present."),   // every rule: hit ("no" inside "nodule")
+            new("2", "CLOSED", "no", "Yes."),              // v1.0.0 and batch: miss; pre-fix: dropped
+            new("3", "CLOSED", "yes", "Absent"),           // every rule: miss
             new("4", "CLOSED ", "yes", "yes"),             // not exactly CLOSED: the scripts skip it
             new("5", "OPEN", "pleural effusion", "Effusion effusion effusion"),
             new("6", "OPEN", "Two", "2"),
         ];
         var scores = LlavaMedV1Metrics.Score(pairs);
         Assert.Equal((2, 3, 1), (scores.Open, scores.Closed, scores.Unscored));
-        Assert.Equal(0.5, scores.ClosedAccuracy);            // 1 hit of 2 counted
-        Assert.Equal(2, scores.ClosedCounted);
+        Assert.Equal(1.0 / 3, scores.ClosedAccuracy);        // 1 hit of 3
+        Assert.Equal(0.5, scores.ClosedAccuracyPreFix);      // 1 hit of 2 counted
+        Assert.Equal(2, scores.ClosedCountedPreFix);
         Assert.Equal(1.0 / 3, scores.ClosedAccuracySubstring);
         Assert.Equal((0.75 + 1.0) / 2, scores.OpenRecall);
         Assert.Equal((1.0 + 1.0) / 2, scores.OpenPrecision);
@@ -147,11 +159,15 @@ public sealed class LlavaMedV1MetricsTests
     {
         var onlyOpen = LlavaMedV1Metrics.Score([new ScoredPair("1", "OPEN", "liver", "liver")]);
         Assert.Equal(0.0, onlyOpen.ClosedAccuracy);
+        Assert.Equal(0.0, onlyOpen.ClosedAccuracyPreFix);
         Assert.Equal(0.0, onlyOpen.ClosedAccuracySubstring);
         Assert.Null(onlyOpen.ClosedRecall);
         var onlyClosed = LlavaMedV1Metrics.Score([new ScoredPair("1", "CLOSED", "yes", "yes")]);
         Assert.Null(onlyClosed.OpenRecall);
         Assert.Null(onlyClosed.Bleu);
         Assert.Equal(1.0, onlyClosed.ClosedAccuracy);
+        // Every closed answer is a wrong yes/no: v1.0.0 scores 0 of 1; the pre-fix rule keeps none and also says 0.
+        var onlyDropped = LlavaMedV1Metrics.Score([new ScoredPair("1", "CLOSED", "yes", "no")]);
+        Assert.Equal((0.0, 0.0, 0), (onlyDropped.ClosedAccuracy, onlyDropped.ClosedAccuracyPreFix, onlyDropped.ClosedCountedPreFix));
     }
 }

@@ -46,7 +46,7 @@ public sealed class VqaEvaluationTests : IDisposable
         Assert.Equal(1, v1["n_unscored"]!.GetValue<int>());
         Assert.Equal(0.5, v1["open_recall"]!.GetValue<double>());
         Assert.Equal(Math.Exp(-1), v1["bleu_1"]!.GetValue<double>());
-        foreach (var key in new[] { "closed_accuracy_substring", "open_precision", "open_f1", "exact_match",
+        foreach (var key in new[] { "closed_accuracy_pre_fix_bdd4809", "n_closed_counted", "closed_accuracy_substring", "open_precision", "open_f1", "exact_match",
                                     "open_accuracy_substring", "bleu", "bleu_2", "bleu_3", "bleu_4", "n_open" })
             Assert.True(v1.ContainsKey(key), key);
         Assert.Null(v1["open_accuracy_candidates"]);
@@ -117,6 +117,58 @@ public sealed class VqaEvaluationTests : IDisposable
         Assert.Contains("50.00%", output);
         var json = JsonNode.Parse(File.ReadAllText(result))!.AsObject();
         Assert.Equal(VqaEvaluation.Evaluate(GroundTruth, Predictions).ToJson().ToJsonString(), json.ToJsonString());
+    }
+
+    /// <summary>Hand-made files on which LLaVA-Med's three closed rules disagree: run_eval.py at v1.0.0 (hit: says
+    /// yes/no and contains the answer; every question counts), the same before its fix (bdd4809: wrong yes/no answers
+    /// dropped) and run_eval_batch.py (contains the answer).</summary>
+    [Fact]
+    public void TheThreeClosedRulesGiveThreeNumbersOnHandMadeAnswerFiles()
+    {
+        var test = Path.Combine(temporary, "closed.json");
+        File.WriteAllText(test, """
+            [{"id": "1", "answer_type": "CLOSED", "conversations": [{"from": "human", "value": "Is there a nodule?"}, {"from": "gpt", "value": "no"}]},
+             {"id": "2", "answer_type": "CLOSED", "conversations": [{"from": "human", "value": "Is it enlarged?"}, {"from": "gpt", "value": "yes"}]},
+             {"id": "3", "answer_type": "CLOSED", "conversations": [{"from": "human", "value": "Left or right?"}, {"from": "gpt", "value": "left"}]},
+             {"id": "4", "answer_type": "CLOSED", "conversations": [{"from": "human", "value": "Is there a mass?"}, {"from": "gpt", "value": "no"}]},
+             {"id": "5", "answer_type": "CLOSED", "conversations": [{"from": "human", "value": "Is there a fracture?"}, {"from": "gpt", "value": "yes"}]},
+             {"id": "6", "answer_type": "OPEN", "conversations": [{"from": "human", "value": "Which organ?"}, {"from": "gpt", "value": "liver"}]}]
+            """);
+        var answers = Path.Combine(temporary, "closed-answers.jsonl");
+        File.WriteAllText(answers, """
+            {"question_id": "1", "text": "No."}
+            {"question_id": "2", "text": "No, there is none."}
+            {"question_id": "3", "text": "Left side."}
+            {"question_id": "4", "text": "Nodule present"}
+            {"question_id": "5", "text": "absent"}
+            {"question_id": "6", "text": "liver"}
+            """);
+        //            v1.0.0   pre-fix   batch
+        // 1 "no"     hit      hit       hit
+        // 2 "yes"    miss     dropped   miss    says "no", not "yes"
+        // 3 "left"   miss     miss      hit     right, but says neither yes nor no
+        // 4 "no"     hit      hit       hit     "no" inside "nodule"
+        // 5 "yes"    miss     miss      miss
+        var v1 = VqaEvaluation.Evaluate(LlavaSample.ReadJsonArray(test), AnswerRecord.ReadJsonl(answers), VqaMetricSets.LlavaMedV1).LlavaMedV1!;
+        Assert.Equal(5, v1.Closed);
+        Assert.Equal(2.0 / 5, v1.ClosedAccuracy);
+        Assert.Equal(2.0 / 4, v1.ClosedAccuracyPreFix);
+        Assert.Equal(4, v1.ClosedCountedPreFix);
+        Assert.Equal(3.0 / 5, v1.ClosedAccuracySubstring);
+
+        var result = Path.Combine(temporary, "closed-result.json");
+        var (code, output, _) = CliRunner.Run("eval", "vqa", "--predictions", answers, "--ground-truth", test, "--output", result);
+        Assert.Equal(0, code);
+        var json = JsonNode.Parse(File.ReadAllText(result))!["llava-med-v1"]!;
+        Assert.Equal((0.4, 0.5, 4, 0.6), (json["closed_accuracy"]!.GetValue<double>(), json["closed_accuracy_pre_fix_bdd4809"]!.GetValue<double>(),
+                                          json["n_closed_counted"]!.GetValue<int>(), json["closed_accuracy_substring"]!.GetValue<double>()));
+        // The table shows each rule's number and one line says which rule each closed number follows.
+        var lines = output.Split('\n').Select(l => l.TrimEnd('\r')).ToList();
+        Assert.Contains(lines, l => l.StartsWith("yes/no accuracy, run_eval.py v1.0.0 (closed_accuracy)") && l.EndsWith(" 40.00%"));
+        Assert.Contains(lines, l => l.StartsWith("yes/no accuracy, run_eval.py before the fix (bdd4809)") && l.EndsWith(" 50.00%"));
+        Assert.Contains(lines, l => l.StartsWith("accuracy, substring (run_eval_batch.py)") && l.EndsWith(" 60.00%"));
+        Assert.Single(lines, l => l == LlavaMedV1Metrics.ClosedRules);
+        Assert.StartsWith("closed rules: closed_accuracy = run_eval.py at v1.0.0", LlavaMedV1Metrics.ClosedRules);
     }
 
     [Fact]

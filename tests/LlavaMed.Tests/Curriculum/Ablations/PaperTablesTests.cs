@@ -16,7 +16,7 @@ public sealed class PaperTablesTests : IDisposable
         File.WriteAllText(path, text);
     }
 
-    static string Metrics(string? dataset, double open, double closed, double chat) => new JsonObject
+    static string Metrics(string? dataset, double open, double closed, double chat, bool preFixKey = true) => new JsonObject
     {
         ["scale"] = "full", ["seed"] = 0, ["vqa_set"] = dataset,
         ["stages"] = new JsonArray(
@@ -26,7 +26,9 @@ public sealed class PaperTablesTests : IDisposable
                 ["name"] = "downstream",
                 ["vqa"] = new JsonObject
                 {
-                    ["llava-med-v1"] = new JsonObject { ["open_recall"] = open, ["closed_accuracy"] = closed },
+                    ["llava-med-v1"] = preFixKey
+                        ? new JsonObject { ["open_recall"] = open, ["closed_accuracy"] = closed, ["closed_accuracy_pre_fix_bdd4809"] = 0.99 }
+                        : new JsonObject { ["open_recall"] = open, ["closed_accuracy"] = closed },
                     ["strict"] = new JsonObject { ["open_exact_match"] = open / 2, ["closed_accuracy"] = closed / 2 },
                 },
             }),
@@ -42,6 +44,8 @@ public sealed class PaperTablesTests : IDisposable
                          {"category": "overall", "data_size": 3, "gpt4_score": 8, "pred_score": 6, "pred_relative_score": 75, "ratio_of_means": 75}]}
             """);
         Write("runs/old/metrics.json", Metrics(null, 0.1, 0.1, 0.1));
+        // Written before closed_accuracy followed v1.0.0's rule: its closed number is the pre-fix one.
+        Write("runs/pre-fix/metrics.json", Metrics("slake", 0.7, 0.95, 0.1, preFixKey: false));
         Write("runs/broken/metrics.json", "{ not json");
         Write("runs/ablate/ablations.json", """
             {"scale": "quick", "seed": 1, "wall_seconds": 3, "not_run": [], "variants": [
@@ -55,17 +59,21 @@ public sealed class PaperTablesTests : IDisposable
 
         var runs = PaperRuns.Find([Path.Combine(temporary, "runs"), Path.Combine(temporary, "missing")]);
 
-        Assert.Equal(["curriculum-0", "curriculum-vqarad", "old"], runs.Curricula.Select(r => r.Name));
+        Assert.Equal(["curriculum-0", "curriculum-vqarad", "old", "pre-fix"], runs.Curricula.Select(r => r.Name));
         Assert.Contains(runs.Notes, n => n.Contains(Path.Combine("broken", "metrics.json")) && n.Contains("left out"));
 
         var notes = new List<string>();
         var vqa = PaperTables.Vqa(runs, notes: notes);
         Assert.Equal(["method", "VQA-RAD open", "VQA-RAD closed", "SLAKE open", "SLAKE closed", "PathVQA open", "PathVQA closed", "synthetic open", "synthetic closed"], vqa.Headers);
-        // The two runs of one method on two data sets share a row; SLAKE and PathVQA have no runs.
+        // The runs of one method on three data sets share a row; PathVQA has no run. The pre-fix run's closed cell
+        // stays empty (its closed_accuracy follows LLaVA-Med bdd4809's rule) and a note says why.
         var row = Assert.Single(vqa.Rows);
-        Assert.Equal(["LLaVA-Med curriculum (full scale, seed 0)", "30.00", "60.00", "-", "-", "-", "-", "80.00", "90.00"], row);
+        Assert.Equal(["LLaVA-Med curriculum (full scale, seed 0)", "30.00", "60.00", "70.00", "-", "-", "-", "80.00", "90.00"], row);
         Assert.Contains(notes, n => n.Contains("old") && n.Contains("does not record the VQA data set"));
-        Assert.Equal(["15.00", "30.00"], PaperTables.Vqa(runs, "strict").Rows[0].Skip(1).Take(2));
+        Assert.Contains(notes, n => n.Contains("pre-fix") && n.Contains("bdd4809"));
+        Assert.Equal(2, notes.Count);
+        Assert.Contains("closed_accuracy_pre_fix_bdd4809", vqa.Note);
+        Assert.Equal(["15.00", "30.00", "35.00", "47.50"], PaperTables.Vqa(runs, "strict").Rows[0].Skip(1).Take(4));
         Assert.Equal(["vqa-rad", "synthetic"], PaperTables.VqaCharts(runs).Select(c => c.Dataset));
 
         var chat = PaperTables.Chat(runs);
@@ -73,7 +81,7 @@ public sealed class PaperTablesTests : IDisposable
         Assert.Equal([Path.Combine("curriculum-vqarad", "eval-chat.json"), "GPT-judge relative score (%)", "50.0", "-", "-", "-", "-", "-", "-", "75.0"], chat.Rows[0]);
         // Runs without a review get the proxy, overall only, and say so; the reviewed run gets no proxy row.
         Assert.Equal(["curriculum-0", "token F1 x 100 (proxy, not judged)", "-", "-", "-", "-", "-", "-", "-", "50.0"], chat.Rows[1]);
-        Assert.Equal(3, chat.Rows.Count);
+        Assert.Equal(4, chat.Rows.Count);
         Assert.Equal(["chat-judged", "chat-token-f1-proxy"], PaperTables.ChatCharts(runs).Select(c => c.Name));
 
         var ablation = Assert.Single(PaperTables.Ablations(runs));

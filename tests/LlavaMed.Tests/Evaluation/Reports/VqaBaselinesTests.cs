@@ -97,6 +97,20 @@ public class VqaBaselinesTests
         Assert.Equal("nearest-question", (string)answer.Metadata!["source"]!);
     }
 
+    /// <summary>The always-"no" majority baseline on the whole VQA-RAD test split (272 closed questions, 133 of them
+    /// "no"): v1.0.0's run_eval.py rule and the strict rule give 133/272; the pre-fix rule drops every miss and gives 1.</summary>
+    [Fact]
+    public void AlwaysNoOnVqaRadScoresUnderEachClosedRule()
+    {
+        var folder = Path.GetDirectoryName(SharedFixtures.Require("datasets", "vqa-rad", "testset.json"))!;
+        var set = VqaEvaluationSet.FromVqaRad(folder);
+        var report = VqaEvaluation.Evaluate(set.Test, VqaBaselines.MajorityAnswer(set.Train, set.Test));
+        var v1 = report.LlavaMedV1!;
+        Assert.Equal((272, 133.0 / 272), (v1.Closed, v1.ClosedAccuracy));
+        Assert.Equal((133, 1.0), (v1.ClosedCountedPreFix, v1.ClosedAccuracyPreFix));
+        Assert.Equal(133.0 / 272, report.Strict!.ClosedAccuracy);
+    }
+
     [Fact]
     public void EmptyTrainingSetIsAnError()
     {
