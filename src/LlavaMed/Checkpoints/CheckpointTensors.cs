@@ -67,6 +67,10 @@ public sealed partial class CheckpointTensors : IDisposable
     public Tensor ReadTensor(string name, ScalarType? dtype = null, Device? device = null) =>
         FileOf(name).ReadTensor(name, dtype, device);
 
+    /// <inheritdoc cref="SafetensorsFile.ReadInto(string, Tensor, StagingBuffers)"/>
+    public void ReadInto(string name, Tensor destination, StagingBuffers staging) =>
+        FileOf(name).ReadInto(name, destination, staging);
+
     public void Dispose()
     {
         foreach (var file in _files) file.Dispose();

@@ -91,6 +91,40 @@ public sealed class SafetensorsFile : IDisposable
         }
     }
 
+    /// <summary>Reads tensor <paramref name="name"/> into <paramref name="destination"/> (same shape, contiguous, any
+    /// dtype and device). A CPU destination of the stored dtype receives the file's bytes straight into its storage;
+    /// any other goes through <paramref name="staging"/> one bounded slice at a time, converted and moved by
+    /// <c>copy_</c>, so no second copy of a large tensor (or of a shard, on a GPU) is ever made.</summary>
+    public void ReadInto(string name, Tensor destination, StagingBuffers staging)
+    {
+        var info = GetInfo(name);
+        var storedType = info.Dtype.ToScalarType()
+                         ?? throw new NotSupportedException(
+                             $"tensor '{name}' in '{Path}' is {info.Dtype.HeaderName()}, which TorchSharp cannot hold");
+        if (!destination.shape.SequenceEqual(info.Shape) || !destination.is_contiguous())
+            throw new ArgumentException(
+                $"tensor '{name}' in '{Path}' is [{string.Join(",", info.Shape)}]; the destination is "
+                + $"[{string.Join(",", destination.shape)}]{(destination.is_contiguous() ? "" : " and not contiguous")}");
+        if (destination.dtype == storedType && destination.device_type == DeviceType.CPU)
+        {
+            ReadInto(destination, info);
+            return;
+        }
+        var elementSize = info.Dtype.ElementSize();
+        var buffer = staging.For(storedType);
+        var fileOffset = _header.DataSectionStart + info.DataStart;
+        using var flat = destination.view(-1);
+        var count = flat.shape[0];
+        for (long first = 0; first < count; first += buffer.shape[0])
+        {
+            var length = Math.Min(buffer.shape[0], count - first);
+            using var slice = buffer.narrow(0, 0, length);
+            SafetensorsHeader.ReadExactly(_file, Path, slice.bytes, fileOffset + first * elementSize);
+            using var target = flat.narrow(0, first, length);
+            target.copy_(slice);
+        }
+    }
+
     private void ReadInto(Tensor destination, SafetensorsTensorInfo info)
     {
         var fileOffset = _header.DataSectionStart + info.DataStart;

@@ -48,7 +48,7 @@ public sealed class ClipVisionTransformer : Module
 
 public sealed class ClipVisionEmbeddings : Module<Tensor, Tensor>
 {
-    private readonly Parameter class_embedding;
+    private Parameter class_embedding;
     private readonly Conv2d patch_embedding;
     private readonly Embedding position_embedding;
 
@@ -58,6 +58,14 @@ public sealed class ClipVisionEmbeddings : Module<Tensor, Tensor>
         patch_embedding = Conv2d(config.NumChannels, config.HiddenSize, config.PatchSize, stride: config.PatchSize, bias: false, device: placement.Device, dtype: placement.Dtype);
         position_embedding = Embedding(config.NumPositions, config.HiddenSize, device: placement.Device, dtype: placement.Dtype);
         RegisterComponents();
+    }
+
+    /// <summary>Swaps the class embedding for <paramref name="replacement"/> (see <see cref="ParameterMaterialization"/>).</summary>
+    internal void ReplaceClassEmbedding(Parameter replacement)
+    {
+        class_embedding.Dispose();
+        class_embedding = replacement;
+        ConditionallyRegisterParameter(nameof(class_embedding), replacement);
     }
 
     public override Tensor forward(Tensor pixelValues)
