@@ -156,16 +156,22 @@ public sealed class SafetensorsFile : IDisposable
     /// Atomic: written to a temporary file beside <paramref name="path"/>, then renamed over it.
     /// </summary>
     public static void Save(string path, IReadOnlyDictionary<string, Tensor> tensors,
+        IReadOnlyDictionary<string, string>? metadata = null) =>
+        Save(path, tensors.Select(pair => SafetensorsEntry.Of(pair.Key, pair.Value)).ToArray(), metadata);
+
+    /// <summary><see cref="Save(string, IReadOnlyDictionary{string, Tensor}, IReadOnlyDictionary{string, string}?)"/>
+    /// for entries whose bytes are produced while the file is written, one tensor at a time (a checkpoint larger
+    /// than memory).</summary>
+    public static void Save(string path, IReadOnlyList<SafetensorsEntry> entries,
         IReadOnlyDictionary<string, string>? metadata = null)
     {
-        var layout = tensors
-            .Select(pair => (Name: pair.Key, Tensor: pair.Value, Dtype: SafetensorsDtypes.FromScalarType(pair.Value.dtype)))
+        var layout = entries
             .OrderByDescending(entry => entry.Dtype)
             .ThenBy(entry => entry.Name, JsonText.CodePointOrder)
             .ToArray();
         if (layout.Any(entry => entry.Name == SafetensorsHeader.MetadataKey))
             throw new ArgumentException($"'{SafetensorsHeader.MetadataKey}' is reserved and cannot name a tensor",
-                nameof(tensors));
+                nameof(entries));
 
         var header = new StringBuilder("{");
         if (metadata is not null)
@@ -184,12 +190,12 @@ public sealed class SafetensorsFile : IDisposable
             header.Append('}');
         }
         long offset = 0;
-        foreach (var (name, tensor, dtype) in layout)
+        foreach (var entry in layout)
         {
             if (header.Length > 1) header.Append(',');
-            var byteLength = tensor.NumberOfElements * dtype.ElementSize();
-            JsonText.AppendSerdeString(header, name);
-            header.Append($":{{\"dtype\":\"{dtype.HeaderName()}\",\"shape\":[{string.Join(",", tensor.shape)}],"
+            var byteLength = entry.ByteLength;
+            JsonText.AppendSerdeString(header, entry.Name);
+            header.Append($":{{\"dtype\":\"{entry.Dtype.HeaderName()}\",\"shape\":[{string.Join(",", entry.Shape)}],"
                           + $"\"data_offsets\":[{offset},{offset + byteLength}]}}");
             offset += byteLength;
         }
@@ -204,12 +210,18 @@ public sealed class SafetensorsFile : IDisposable
             stream.Write(lengthBytes);
             stream.Write(headerBytes);
             for (var i = headerBytes.Length; i < paddedLength; i++) stream.WriteByte((byte)' ');
-            foreach (var (_, tensor, dtype) in layout)
-                WriteTensorBytes(stream, tensor, dtype.ElementSize());
+            foreach (var entry in layout)
+            {
+                var start = stream.Position;
+                entry.WriteData(stream);
+                if (stream.Position - start != entry.ByteLength)
+                    throw new InvalidOperationException(
+                        $"tensor '{entry.Name}' wrote {stream.Position - start} bytes, its header says {entry.ByteLength}");
+            }
         });
     }
 
-    private static void WriteTensorBytes(Stream stream, Tensor tensor, int elementSize)
+    internal static void WriteTensorBytes(Stream stream, Tensor tensor, int elementSize)
     {
         if (tensor.NumberOfElements == 0) return;
         using var onCpu = tensor.device_type == DeviceType.CPU ? tensor.alias() : tensor.cpu();
