@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using LlavaMed.Checkpoints;
+using LlavaMed.Models;
 using LlavaMed.Workbench;
 using static TorchSharp.torch;
 
@@ -30,7 +31,7 @@ public static class CheckpointCommand
         command.SetAction(parse => CliErrors.Run(parse, (stdout, stderr) =>
         {
             var config = RandomCheckpoint.Presets[parse.GetValue(like)!];
-            var scalarType = DtypeChoices.Parse(parse.GetValue(dtype)!);
+            var scalarType = PlacementPlanner.FromRequest(PlacementPlanner.ParseDtype(parse.GetValue(dtype)!));
             var folder = parse.GetValue(output)!;
             var clock = Stopwatch.StartNew();
             long lastReported = 0;
