@@ -72,7 +72,7 @@ public sealed class ClipVisionEmbeddings : Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         long batch = pixelValues.shape[0];
-        var patches = patch_embedding.forward(pixelValues.to(patch_embedding.weight!.dtype)) // [B, D, g, g]
+        var patches = patch_embedding.forward(pixelValues.to(patch_embedding.weight!.dtype, patch_embedding.weight.device)) // [B, D, g, g]
             .flatten(2).transpose(1, 2); // [B, g*g, D]
         var cls = class_embedding.expand(batch, 1, -1);
         var withCls = cat([cls, patches], 1);
