@@ -42,12 +42,7 @@ public static class BenchCommand
             if (batch < 1) throw new ArgumentException("--batch-size must be at least 1");
             var decision = placement.Resolve(parse, folder, Workload.Answering, stderr);
             void Progress(string line) => stderr.WriteLine($"  ... {line}");
-            var results = new List<string>();
-            void Result(string line)
-            {
-                results.Add(line);
-                stdout.WriteLine(line);
-            }
+            void Result(string line) => stdout.WriteLine(line);
 
             // Bounds first, so their buffers are gone before the peak-memory window opens.
             using var shards = CheckpointTensors.Open(folder);
@@ -75,37 +70,32 @@ public static class BenchCommand
             long weightBytes = pipeline.Model.parameters().Sum(p => p.numel() * p.ElementSize);
             long parameters = pipeline.Model.parameters().Sum(p => p.numel());
 
-            var image = RgbImage.Filled(config.Vision.ImageSize, config.Vision.ImageSize, (90, 90, 90));
-            var prompt = pipeline.Tokenize(pipeline.BuildPrompt("What is shown in this image? Describe the findings."));
-            var positions = pipeline.PromptPositions(prompt);
-            var decode = new List<(int Batch, double PrefillSeconds, double DecodeTokensPerSecond, int Steps)>();
-            foreach (var rows in new[] { 1, batch }.Distinct())
-            {
-                Progress($"prefill of {positions} positions and {parse.GetValue(newTokens)} decode steps at batch {rows}");
-                decode.Add(TimeGeneration(pipeline, image, prompt, rows, parse.GetValue(newTokens)));
-            }
-            var peak = PeakResidentBytes();
-
-            stdout.WriteLine();
             Result($"model: {folder}: {parameters:N0} parameters, {Gb(weightBytes)} of {decision.DtypeName} weights on "
-                   + $"{PlacementPlanner.DeviceName(decision.Device)}, {Environment.ProcessorCount} CPUs, {get_num_threads()} torch threads, "
-                   + $"load average {File.ReadAllText("/proc/loadavg").Trim()}");
+                   + $"{PlacementPlanner.DeviceName(decision.Device)}, {Environment.ProcessorCount} CPUs, {get_num_threads()} torch threads");
             Result($"disk: shard files {Gb(fileBytes)}: first read {firstRead:F1} s ({fileBytes / 1e9 / firstRead:F2} GB/s)"
                    + $"{(parse.GetValue(dropCaches) ? " cold" : "")}, again {warmRead:F1} s ({fileBytes / 1e9 / warmRead:F2} GB/s)");
             Result($"load: {loadSeconds:F1} s = {loadSeconds / firstRead:F2} x the first read of the shard files"
-                   + $"{(parse.GetValue(dropCaches) ? " (both cold)" : "")}");
-            Result($"memory: peak resident {Gb(peak)} = weights {Gb(weightBytes)} + {Gb(peak - weightBytes)}");
+                   + $"{(parse.GetValue(dropCaches) ? " (both cold)" : "")}; resident {Gb(ResidentBytes())}");
             Result($"bounds: memory bandwidth {bandwidth / 1e9:F1} GB/s, {decision.DtypeName} matmul {flops / 1e9:F0} GFLOP/s, "
                    + $"bare matrix-vector over layer weights {gemv / 1e9:F1} GB/s ({gemv / bandwidth:P0} of the bandwidth)");
-            foreach (var (rows, prefillSeconds, tokensPerSecond, steps) in decode)
+
+            var image = RgbImage.Filled(config.Vision.ImageSize, config.Vision.ImageSize, (90, 90, 90));
+            var prompt = pipeline.Tokenize(pipeline.BuildPrompt("What is shown in this image? Describe the findings."));
+            var positions = pipeline.PromptPositions(prompt);
+            foreach (var rows in new[] { 1, batch }.Distinct())
             {
+                Progress($"prefill of {positions} positions and {parse.GetValue(newTokens)} decode steps at batch {rows}");
+                var (_, prefillSeconds, tokensPerSecond, steps) = TimeGeneration(pipeline, image, prompt, rows, parse.GetValue(newTokens));
                 var prefillFlops = 2.0 * parameters * positions * rows / prefillSeconds;
                 var bound = bandwidth / weightBytes * rows;
                 var gemvBound = gemv / weightBytes * rows;
-                Result($"batch {rows}: prefill {positions * rows / prefillSeconds:F1} positions/s ({prefillFlops / flops:P0} of the matmul peak), "
+                Result($"batch {rows}: prefill {prefillSeconds:F1} s, {positions * rows / prefillSeconds:F1} positions/s ({prefillFlops / flops:P0} of the matmul peak); "
                        + $"decode {tokensPerSecond:F2} tokens/s over {steps} steps = {tokensPerSecond / bound:P0} of the memory-bandwidth bound "
                        + $"({bound:F2} tokens/s), {tokensPerSecond / gemvBound:P0} of libtorch's bare matrix-vector bound ({gemvBound:F2} tokens/s)");
             }
+            var peak = PeakResidentBytes();
+            Result($"memory: peak resident during load and generation {Gb(peak)} = weights {Gb(weightBytes)} + {Gb(peak - weightBytes)}; "
+                   + $"load average {File.ReadAllText("/proc/loadavg").Trim()}");
             return 0;
         }));
         return command;
@@ -217,11 +207,15 @@ public static class BenchCommand
         catch (IOException) { }
     }
 
-    static long PeakResidentBytes()
+    static long PeakResidentBytes() => StatusBytes("VmHWM:");
+
+    static long ResidentBytes() => StatusBytes("VmRSS:");
+
+    static long StatusBytes(string field)
     {
         foreach (var line in File.ReadLines("/proc/self/status"))
-            if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
-                return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
+            if (line.StartsWith(field, StringComparison.Ordinal))
+                return long.Parse(line.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
         return 0;
     }
 
