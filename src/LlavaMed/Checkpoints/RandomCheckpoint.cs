@@ -63,8 +63,12 @@ public static class RandomCheckpoint
         var safetensorsDtype = SafetensorsDtypes.FromScalarType(dtype);
         byte[] block, one;
         using (var generator = new Generator(seed))
-        using (var values = normal(0, WeightInitialization.InitializerRange, [BlockElements], dtype, generator: generator))
+        using (var values = empty([BlockElements], dtype))
+        using (no_grad())
+        {
+            values.normal_(0, WeightInitialization.InitializerRange, generator); // as WeightInitialization draws
             block = values.bytes.ToArray();
+        }
         using (var unit = ones(1, dtype)) one = unit.bytes.ToArray();
 
         long total = shapes.Sum(s => s.Shape.Aggregate(1L, (a, b) => a * b) * safetensorsDtype.ElementSize()), written = 0;
