@@ -57,12 +57,7 @@ public sealed class PlacementCliOptions
     {
         var path = Path.Combine(modelFolder, "config.json");
         if (!File.Exists(path)) return null;
-        return (JsonNode.Parse(File.ReadAllText(path)) as JsonObject)?["torch_dtype"]?.GetValue<string>() switch
-        {
-            "float32" => ScalarType.Float32,
-            "bfloat16" => ScalarType.BFloat16,
-            "float16" => ScalarType.Float16,
-            _ => null,
-        };
+        var name = (JsonNode.Parse(File.ReadAllText(path)) as JsonObject)?["torch_dtype"]?.GetValue<string>();
+        return name is "float32" or "bfloat16" or "float16" ? PlacementPlanner.FromRequest(PlacementPlanner.ParseDtype(name)) : null;
     }
 }

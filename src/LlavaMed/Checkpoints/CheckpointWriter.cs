@@ -77,12 +77,7 @@ public static class CheckpointWriter
     static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 
     /// <summary>The <c>torch_dtype</c> spelling of <paramref name="dtype"/>.</summary>
-    public static string DtypeName(ScalarType dtype) => dtype switch
-    {
-        ScalarType.BFloat16 => "bfloat16",
-        ScalarType.Float16 => "float16",
-        _ => "float32",
-    };
+    public static string DtypeName(ScalarType dtype) => PlacementPlanner.Name(dtype);
 
     /// <summary>Temporary file then rename, so a reader never sees half a file.</summary>
     public static void WriteAtomically(string path, string text)
