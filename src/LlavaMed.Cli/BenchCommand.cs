@@ -29,9 +29,10 @@ public static class BenchCommand
         {
             Description = "drop the page cache before reading the shards and before loading (root only), so both are cold reads",
         };
+        var boundsOnly = new Option<bool>("--bounds-only") { Description = "measure this machine's bounds for the checkpoint's shapes, without loading it" };
         var command = new Command("inference", "Load, prefill and decode speed of a checkpoint next to this machine's bounds")
         {
-            model, batchSize, newTokens, dropCaches,
+            model, batchSize, newTokens, dropCaches, boundsOnly,
         };
         var placement = new PlacementCliOptions();
         placement.AddTo(command);
@@ -60,6 +61,11 @@ public static class BenchCommand
             var flops = MatmulFlops(decision.Dtype, decision.Device, config.HiddenSize);
             Progress($"bare matrix-vector products over {decision.DtypeName} weights shaped like one decoder layer");
             var gemv = GemvBandwidth(config, decision.Dtype, decision.Device);
+            Result($"disk: shard files {Gb(fileBytes)}: first read {firstRead:F1} s ({fileBytes / 1e9 / firstRead:F2} GB/s)"
+                   + $"{(parse.GetValue(dropCaches) ? " cold" : "")}, again {warmRead:F1} s ({fileBytes / 1e9 / warmRead:F2} GB/s)");
+            Result($"bounds: memory bandwidth {bandwidth / 1e9:F1} GB/s, {decision.DtypeName} matmul {flops / 1e9:F0} GFLOP/s, "
+                   + $"bare matrix-vector over layer weights {gemv / 1e9:F1} GB/s ({gemv / bandwidth:P0} of the bandwidth)");
+            if (parse.GetValue(boundsOnly)) return 0;
 
             ResetPeakResident();
             if (parse.GetValue(dropCaches)) DropPageCache();
@@ -72,12 +78,8 @@ public static class BenchCommand
 
             Result($"model: {folder}: {parameters:N0} parameters, {Gb(weightBytes)} of {decision.DtypeName} weights on "
                    + $"{PlacementPlanner.DeviceName(decision.Device)}, {Environment.ProcessorCount} CPUs, {get_num_threads()} torch threads");
-            Result($"disk: shard files {Gb(fileBytes)}: first read {firstRead:F1} s ({fileBytes / 1e9 / firstRead:F2} GB/s)"
-                   + $"{(parse.GetValue(dropCaches) ? " cold" : "")}, again {warmRead:F1} s ({fileBytes / 1e9 / warmRead:F2} GB/s)");
             Result($"load: {loadSeconds:F1} s = {loadSeconds / firstRead:F2} x the first read of the shard files"
                    + $"{(parse.GetValue(dropCaches) ? " (both cold)" : "")}; resident {Gb(ResidentBytes())}");
-            Result($"bounds: memory bandwidth {bandwidth / 1e9:F1} GB/s, {decision.DtypeName} matmul {flops / 1e9:F0} GFLOP/s, "
-                   + $"bare matrix-vector over layer weights {gemv / 1e9:F1} GB/s ({gemv / bandwidth:P0} of the bandwidth)");
 
             var image = RgbImage.Filled(config.Vision.ImageSize, config.Vision.ImageSize, (90, 90, 90));
             var prompt = pipeline.Tokenize(pipeline.BuildPrompt("What is shown in this image? Describe the findings."));
