@@ -1,5 +1,6 @@
 using System.CommandLine;
 using LlavaMed.Curriculum;
+using LlavaMed.Models;
 
 namespace LlavaMed.Cli;
 
@@ -20,6 +21,8 @@ public static class AblateCommand
         {
             grid, output, quick, only,
         };
+        var placement = new PlacementCliOptions();
+        placement.AddTo(command);
         command.SetAction(parse => CliErrors.Run(parse, (stdout, _) =>
         {
             var gridPath = parse.GetValue(grid)!;
@@ -29,6 +32,8 @@ public static class AblateCommand
             {
                 OutputDir = parse.GetValue(output) ?? Path.Combine("runs", $"ablate-{Path.GetFileNameWithoutExtension(gridPath)}-{scale.Name}"),
                 Scale = scale, Only = parse.GetValue(only),
+                Load = PlacementCliOptions.LoadOptions(placement.Resolve(parse,
+                    LlavaForCausalLM.CountParameters(scale.ModelConfig(scale.VocabularySize)), null, Workload.Training, stdout)),
             };
             var clock = System.Diagnostics.Stopwatch.StartNew();
             var result = AblationRunner.Run(ablationGrid, options, new SynchronousProgress<AblationProgress>(p =>

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using LlavaMed.Images;
 using LlavaMed.Inference;
+using LlavaMed.Models;
 using LlavaMed.Workbench;
 
 namespace LlavaMed.Cli;
@@ -22,6 +23,8 @@ public static class AskCommand
         {
             model, tokenizer, image, question, conv, maxNewTokens, temperature, showPrompt,
         };
+        var placement = new PlacementCliOptions();
+        placement.AddTo(command);
         command.SetAction(parse => CliErrors.Run(parse, (output, error) =>
         {
             var defaults = parse.GetValue(model) is null ? DefaultAssets.Resolve(error.WriteLine) : null;
@@ -32,6 +35,7 @@ public static class AskCommand
             {
                 TokenizerFolder = parse.GetValue(tokenizer) ?? defaults?.TokenizerFolder,
                 Template = parse.GetValue(conv),
+                Load = PlacementCliOptions.LoadOptions(placement.Resolve(parse, modelFolder, Workload.Answering, error)),
             };
             using var pipeline = LlavaPipeline.Load(modelFolder, options);
             var picture = RgbImage.Load(imagePath);

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using LlavaMed.Images;
 using LlavaMed.Inference;
+using LlavaMed.Models;
 using LlavaMed.Workbench;
 
 namespace LlavaMed.Cli;
@@ -24,6 +25,8 @@ public static class ChatCommand
         {
             model, tokenizer, image, conv, maxNewTokens, temperature,
         };
+        var placement = new PlacementCliOptions();
+        placement.AddTo(command);
         command.SetAction(parse => CliErrors.Run(parse, (output, error) =>
         {
             var defaults = parse.GetValue(model) is null ? DefaultAssets.Resolve(error.WriteLine) : null;
@@ -35,6 +38,7 @@ public static class ChatCommand
             {
                 TokenizerFolder = parse.GetValue(tokenizer) ?? defaults?.TokenizerFolder,
                 Template = parse.GetValue(conv),
+                Load = PlacementCliOptions.LoadOptions(placement.Resolve(parse, modelFolder, Workload.Answering, error)),
             });
             var session = new ChatSession(pipeline, picture, pipeline.DefaultGenerationOptions(parse.GetValue(maxNewTokens)) with
             {

@@ -10,6 +10,8 @@ public static class CliApp
     {
         AblateCommand.Create(),
         AskCommand.Create(),
+        BenchCommand.Create(),
+        CheckpointCommand.Create(),
         ChatCommand.Create(),
         CurriculumCommand.Create(),
         DataCommand.Create(),

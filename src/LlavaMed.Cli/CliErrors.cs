@@ -26,5 +26,5 @@ public static class CliErrors
 
     static bool IsExpected(Exception e) => e is CheckpointFormatException or ModelConfigException or FileNotFoundException
         or DirectoryNotFoundException or InvalidDataException or ArgumentException or NotSupportedException
-        or KeyNotFoundException or IOException; // DataFormatException is an IOException
+        or KeyNotFoundException or IOException or MemoryPreflightException; // DataFormatException is an IOException
 }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using LlavaMed.Curriculum;
+using LlavaMed.Models;
 
 namespace LlavaMed.Cli;
 
@@ -19,6 +20,8 @@ public static class CurriculumCommand
         {
             output, seed, quick, vqa, vqaRoot,
         };
+        var placement = new PlacementCliOptions();
+        placement.AddTo(command);
         command.SetAction(parse => CliErrors.Run(parse, (stdout, stderr) =>
         {
             var root = parse.GetValue(vqa) switch
@@ -31,6 +34,12 @@ public static class CurriculumCommand
             {
                 OutputDir = parse.GetValue(output) ?? Path.Combine("runs", $"curriculum-{parse.GetValue(seed)}"),
                 Seed = parse.GetValue(seed), Quick = parse.GetValue(quick), VqaRoot = root,
+            };
+            var scale = options.Scale;
+            options = options with
+            {
+                Load = PlacementCliOptions.LoadOptions(placement.Resolve(parse,
+                    LlavaForCausalLM.CountParameters(scale.ModelConfig(scale.VocabularySize)), null, Workload.Training, stdout)),
             };
             var clock = System.Diagnostics.Stopwatch.StartNew();
             var result = CurriculumRunner.Run(options, new SynchronousProgress<CurriculumProgress>(p =>

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using LlavaMed.Inference;
+using LlavaMed.Models;
 
 namespace LlavaMed.Cli;
 
@@ -17,9 +18,13 @@ public static class InspectCommand
         {
             model, inputs, output, greedy,
         };
-        forward.SetAction(parse => CliErrors.Run(parse, (stdout, _) =>
+        var placement = new PlacementCliOptions();
+        placement.AddTo(forward);
+        forward.SetAction(parse => CliErrors.Run(parse, (stdout, stderr) =>
         {
-            var written = InspectForward.Run(parse.GetValue(model)!, parse.GetValue(inputs)!, parse.GetValue(output)!, parse.GetValue(greedy));
+            var decision = placement.Resolve(parse, parse.GetValue(model)!, Workload.Training, stderr);
+            var written = InspectForward.Run(parse.GetValue(model)!, parse.GetValue(inputs)!, parse.GetValue(output)!, parse.GetValue(greedy),
+                PlacementCliOptions.LoadOptions(decision));
             stdout.WriteLine($"wrote {string.Join(", ", written)} to {parse.GetValue(output)}");
             return 0;
         }));

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using LlavaMed.Data;
 using LlavaMed.Inference;
+using LlavaMed.Models;
 
 namespace LlavaMed.Cli;
 
@@ -40,6 +41,8 @@ public static class PredictCommand
         {
             model, tokenizer, questions, imageRoot, answers, batchSize, conv, temperature, maxNewTokens, modelId,
         };
+        var placement = new PlacementCliOptions();
+        placement.AddTo(command);
         command.SetAction(parse => CliErrors.Run(parse, (output, error) =>
         {
             var modelFolder = parse.GetValue(model)!;
@@ -62,6 +65,7 @@ public static class PredictCommand
             {
                 TokenizerFolder = parse.GetValue(tokenizer),
                 Template = parse.GetValue(conv),
+                Load = PlacementCliOptions.LoadOptions(placement.Resolve(parse, modelFolder, Workload.Answering, error)),
             });
             var options = new PredictionOptions
             {

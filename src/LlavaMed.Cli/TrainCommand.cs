@@ -1,4 +1,5 @@
 using System.CommandLine;
+using LlavaMed.Models;
 using LlavaMed.Text;
 using LlavaMed.Training;
 
@@ -36,12 +37,17 @@ public static class TrainCommand
             stageName, init, data, imageRoot, output, tokenizer, epochs, lr, projectorLr, batchSize, gradAccum, maxLength, conv,
             saveEvery, seed, loraRank, loraAlpha, resume, packPerImage,
         };
+        var placement = new PlacementCliOptions();
+        placement.AddTo(command);
         command.SetAction(parse => CliErrors.Run(parse, (stdout, stderr) =>
         {
             var stage = TrainingStage.ByName(parse.GetValue(stageName)!, parse.GetValue(data)!, parse.GetValue(imageRoot)!,
                                              parse.GetValue(init)!, parse.GetValue(output)!);
+            var decision = placement.Resolve(parse, parse.GetValue(init)!, Workload.Training, stderr);
             stage = stage with
             {
+                Dtype = decision.Dtype,
+                Device = decision.Device,
                 TokenizerFolder = parse.GetValue(tokenizer),
                 Epochs = parse.GetValue(epochs) ?? stage.Epochs,
                 LearningRate = parse.GetValue(lr) ?? stage.LearningRate,

@@ -103,9 +103,10 @@ public static class CheckpointLoader
         return model;
     }
 
-    /// <summary>Builds the model with parameters allocated directly in the target dtype and device.</summary>
+    /// <summary>Builds the model with uninitialised parameters allocated directly in the target dtype and device
+    /// (the load overwrites every one: see <see cref="ParameterMaterialization"/>).</summary>
     public static LlavaForCausalLM Construct(LlavaConfig config, ScalarType dtype, Device device) =>
-        new(config, new ParameterPlacement(dtype, device));
+        ParameterMaterialization.Uninitialized(config, new ParameterPlacement(dtype, device));
 
     /// <summary>Tensors that released checkpoints carry but no model uses: transformers 4.28's persistent rotary
     /// <c>inv_freq</c> buffers and CLIP's <c>position_ids</c> buffer (both recomputable).</summary>
@@ -127,13 +128,16 @@ public static class CheckpointLoader
             .ToList();
         if (mismatched.Count > 0)
             throw new CheckpointFormatException(folder, "shape mismatch: " + string.Join("; ", mismatched));
+        // In file and offset order, so a cold read streams each shard from start to end.
+        var inReadOrder = parameters.OrderBy(p => tensors[p.Key].Source.PathOf(tensors[p.Key].Name), StringComparer.Ordinal)
+            .ThenBy(p => tensors[p.Key].Source.GetInfo(tensors[p.Key].Name).DataStart);
+        using var staging = new StagingBuffers();
         using (no_grad())
         {
-            foreach (var (name, parameter) in parameters)
+            foreach (var (name, parameter) in inReadOrder)
             {
                 var (source, sourceName) = tensors[name];
-                using var value = source.ReadTensor(sourceName, parameter.dtype, parameter.device);
-                parameter.copy_(value);
+                source.ReadInto(sourceName, parameter, staging);
             }
         }
         return parameters.Count;

@@ -67,6 +67,10 @@ public sealed partial class CheckpointTensors : IDisposable
     public Tensor ReadTensor(string name, ScalarType? dtype = null, Device? device = null) =>
         FileOf(name).ReadTensor(name, dtype, device);
 
+    /// <inheritdoc cref="SafetensorsFile.ReadInto(string, Tensor, StagingBuffers)"/>
+    public void ReadInto(string name, Tensor destination, StagingBuffers staging) =>
+        FileOf(name).ReadInto(name, destination, staging);
+
     public void Dispose()
     {
         foreach (var file in _files) file.Dispose();
@@ -157,22 +161,27 @@ public sealed partial class CheckpointTensors : IDisposable
     /// overwrite are deleted, so a stale index or shard cannot shadow the new checkpoint.
     /// </summary>
     public static void Save(string folder, IReadOnlyDictionary<string, Tensor> tensors,
+        long maxShardBytes = DefaultMaxShardBytes) =>
+        Save(folder, tensors.Select(pair => SafetensorsEntry.Of(pair.Key, pair.Value)).ToArray(), maxShardBytes);
+
+    /// <summary><see cref="Save(string, IReadOnlyDictionary{string, Tensor}, long)"/> for entries whose bytes are
+    /// produced while each shard is written, so a checkpoint never has to be in memory as a whole.</summary>
+    public static void Save(string folder, IReadOnlyList<SafetensorsEntry> entries,
         long maxShardBytes = DefaultMaxShardBytes)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxShardBytes);
-        var shards = new List<Dictionary<string, Tensor>> { new() };
+        var shards = new List<List<SafetensorsEntry>> { new() };
         long currentShardBytes = 0, totalBytes = 0;
-        foreach (var (name, tensor) in tensors)
+        foreach (var entry in entries)
         {
-            var byteLength = tensor.NumberOfElements * SafetensorsDtypes.FromScalarType(tensor.dtype).ElementSize();
-            if (currentShardBytes + byteLength > maxShardBytes && shards[^1].Count > 0)
+            if (currentShardBytes + entry.ByteLength > maxShardBytes && shards[^1].Count > 0)
             {
-                shards.Add(new Dictionary<string, Tensor>());
+                shards.Add([]);
                 currentShardBytes = 0;
             }
-            shards[^1].Add(name, tensor);
-            currentShardBytes += byteLength;
-            totalBytes += byteLength;
+            shards[^1].Add(entry);
+            currentShardBytes += entry.ByteLength;
+            totalBytes += entry.ByteLength;
         }
 
         Directory.CreateDirectory(folder);
@@ -184,7 +193,7 @@ public sealed partial class CheckpointTensors : IDisposable
             SafetensorsFile.Save(Path.Combine(folder, shardNames[k]), shards[k], metadata);
         if (shards.Count > 1)
         {
-            var weightMap = shards.SelectMany((shard, k) => shard.Keys.Select(name => (Name: name, Shard: shardNames[k])));
+            var weightMap = shards.SelectMany((shard, k) => shard.Select(entry => (entry.Name, Shard: shardNames[k])));
             var index = WriteIndexJson(totalBytes, weightMap);
             AtomicFile.Write(Path.Combine(folder, IndexFileName), stream => stream.Write(Encoding.UTF8.GetBytes(index)));
         }

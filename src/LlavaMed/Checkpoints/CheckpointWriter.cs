@@ -33,7 +33,17 @@ public static class CheckpointWriter
             CheckpointTensors.Save(folder, tensors, maxShardBytes);
         }
 
-        var config = model.Config with { MmVisionTower = VisionTowerFolderName };
+        WriteFolderFiles(model.Config, dtype, model.parameters().Sum(p => p.numel()), folder, tokenizerFolder,
+            imageProcessor, extraMeta);
+    }
+
+    /// <summary>Everything of a checkpoint folder except the weights: <c>config.json</c> (with
+    /// <c>torch_dtype</c>), the <c>vision_tower/</c> configs, the tokenizer files and <c>meta.json</c>.</summary>
+    public static void WriteFolderFiles(LlavaConfig modelConfig, ScalarType dtype, long parameterCount, string folder,
+                                        string? tokenizerFolder = null, ImageProcessorConfig? imageProcessor = null,
+                                        JsonObject? extraMeta = null)
+    {
+        var config = modelConfig with { MmVisionTower = VisionTowerFolderName };
         var configJson = config.ToJson();
         configJson["torch_dtype"] = DtypeName(dtype);
         WriteAtomically(Path.Combine(folder, "config.json"), configJson.ToJsonString(Indented));
@@ -47,7 +57,7 @@ public static class CheckpointWriter
         };
         WriteAtomically(Path.Combine(towerFolder, "preprocessor_config.json"), processor.ToJson());
 
-        if (tokenizerFolder is not null)
+        if (tokenizerFolder is not null && Path.GetFullPath(tokenizerFolder) != Path.GetFullPath(folder))
             foreach (var file in TokenizerFiles.Select(f => Path.Combine(tokenizerFolder, f)).Where(File.Exists))
                 File.Copy(file, Path.Combine(folder, Path.GetFileName(file)), overwrite: true);
 
@@ -57,7 +67,7 @@ public static class CheckpointWriter
             ["code_version"] = CodeVersion.Current,
             ["written_utc"] = DateTime.UtcNow.ToString("O"),
             ["dtype"] = DtypeName(dtype),
-            ["parameters"] = model.parameters().Sum(p => p.numel()),
+            ["parameters"] = parameterCount,
         };
         foreach (var (key, value) in extraMeta ?? [])
             meta[key] = value?.DeepClone();
@@ -66,12 +76,8 @@ public static class CheckpointWriter
 
     static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 
-    static string DtypeName(ScalarType dtype) => dtype switch
-    {
-        ScalarType.BFloat16 => "bfloat16",
-        ScalarType.Float16 => "float16",
-        _ => "float32",
-    };
+    /// <summary>The <c>torch_dtype</c> spelling of <paramref name="dtype"/>.</summary>
+    public static string DtypeName(ScalarType dtype) => PlacementPlanner.Name(dtype);
 
     /// <summary>Temporary file then rename, so a reader never sees half a file.</summary>
     public static void WriteAtomically(string path, string text)

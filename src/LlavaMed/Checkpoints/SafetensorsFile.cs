@@ -91,6 +91,40 @@ public sealed class SafetensorsFile : IDisposable
         }
     }
 
+    /// <summary>Reads tensor <paramref name="name"/> into <paramref name="destination"/> (same shape, contiguous, any
+    /// dtype and device). A CPU destination of the stored dtype receives the file's bytes straight into its storage;
+    /// any other goes through <paramref name="staging"/> one bounded slice at a time, converted and moved by
+    /// <c>copy_</c>, so no second copy of a large tensor (or of a shard, on a GPU) is ever made.</summary>
+    public void ReadInto(string name, Tensor destination, StagingBuffers staging)
+    {
+        var info = GetInfo(name);
+        var storedType = info.Dtype.ToScalarType()
+                         ?? throw new NotSupportedException(
+                             $"tensor '{name}' in '{Path}' is {info.Dtype.HeaderName()}, which TorchSharp cannot hold");
+        if (!destination.shape.SequenceEqual(info.Shape) || !destination.is_contiguous())
+            throw new ArgumentException(
+                $"tensor '{name}' in '{Path}' is [{string.Join(",", info.Shape)}]; the destination is "
+                + $"[{string.Join(",", destination.shape)}]{(destination.is_contiguous() ? "" : " and not contiguous")}");
+        if (destination.dtype == storedType && destination.device_type == DeviceType.CPU)
+        {
+            ReadInto(destination, info);
+            return;
+        }
+        var elementSize = info.Dtype.ElementSize();
+        var buffer = staging.For(storedType);
+        var fileOffset = _header.DataSectionStart + info.DataStart;
+        using var flat = destination.view(-1);
+        var count = flat.shape[0];
+        for (long first = 0; first < count; first += buffer.shape[0])
+        {
+            var length = Math.Min(buffer.shape[0], count - first);
+            using var slice = buffer.narrow(0, 0, length);
+            SafetensorsHeader.ReadExactly(_file, Path, slice.bytes, fileOffset + first * elementSize);
+            using var target = flat.narrow(0, first, length);
+            target.copy_(slice);
+        }
+    }
+
     private void ReadInto(Tensor destination, SafetensorsTensorInfo info)
     {
         var fileOffset = _header.DataSectionStart + info.DataStart;
@@ -122,16 +156,22 @@ public sealed class SafetensorsFile : IDisposable
     /// Atomic: written to a temporary file beside <paramref name="path"/>, then renamed over it.
     /// </summary>
     public static void Save(string path, IReadOnlyDictionary<string, Tensor> tensors,
+        IReadOnlyDictionary<string, string>? metadata = null) =>
+        Save(path, tensors.Select(pair => SafetensorsEntry.Of(pair.Key, pair.Value)).ToArray(), metadata);
+
+    /// <summary><see cref="Save(string, IReadOnlyDictionary{string, Tensor}, IReadOnlyDictionary{string, string}?)"/>
+    /// for entries whose bytes are produced while the file is written, one tensor at a time (a checkpoint larger
+    /// than memory).</summary>
+    public static void Save(string path, IReadOnlyList<SafetensorsEntry> entries,
         IReadOnlyDictionary<string, string>? metadata = null)
     {
-        var layout = tensors
-            .Select(pair => (Name: pair.Key, Tensor: pair.Value, Dtype: SafetensorsDtypes.FromScalarType(pair.Value.dtype)))
+        var layout = entries
             .OrderByDescending(entry => entry.Dtype)
             .ThenBy(entry => entry.Name, JsonText.CodePointOrder)
             .ToArray();
         if (layout.Any(entry => entry.Name == SafetensorsHeader.MetadataKey))
             throw new ArgumentException($"'{SafetensorsHeader.MetadataKey}' is reserved and cannot name a tensor",
-                nameof(tensors));
+                nameof(entries));
 
         var header = new StringBuilder("{");
         if (metadata is not null)
@@ -150,12 +190,12 @@ public sealed class SafetensorsFile : IDisposable
             header.Append('}');
         }
         long offset = 0;
-        foreach (var (name, tensor, dtype) in layout)
+        foreach (var entry in layout)
         {
             if (header.Length > 1) header.Append(',');
-            var byteLength = tensor.NumberOfElements * dtype.ElementSize();
-            JsonText.AppendSerdeString(header, name);
-            header.Append($":{{\"dtype\":\"{dtype.HeaderName()}\",\"shape\":[{string.Join(",", tensor.shape)}],"
+            var byteLength = entry.ByteLength;
+            JsonText.AppendSerdeString(header, entry.Name);
+            header.Append($":{{\"dtype\":\"{entry.Dtype.HeaderName()}\",\"shape\":[{string.Join(",", entry.Shape)}],"
                           + $"\"data_offsets\":[{offset},{offset + byteLength}]}}");
             offset += byteLength;
         }
@@ -170,12 +210,18 @@ public sealed class SafetensorsFile : IDisposable
             stream.Write(lengthBytes);
             stream.Write(headerBytes);
             for (var i = headerBytes.Length; i < paddedLength; i++) stream.WriteByte((byte)' ');
-            foreach (var (_, tensor, dtype) in layout)
-                WriteTensorBytes(stream, tensor, dtype.ElementSize());
+            foreach (var entry in layout)
+            {
+                var start = stream.Position;
+                entry.WriteData(stream);
+                if (stream.Position - start != entry.ByteLength)
+                    throw new InvalidOperationException(
+                        $"tensor '{entry.Name}' wrote {stream.Position - start} bytes, its header says {entry.ByteLength}");
+            }
         });
     }
 
-    private static void WriteTensorBytes(Stream stream, Tensor tensor, int elementSize)
+    internal static void WriteTensorBytes(Stream stream, Tensor tensor, int elementSize)
     {
         if (tensor.NumberOfElements == 0) return;
         using var onCpu = tensor.device_type == DeviceType.CPU ? tensor.alias() : tensor.cpu();

@@ -17,6 +17,9 @@ public sealed record AblationOptions
     /// <summary>Names of the variants to run; the others are still reported when a previous run finished them.</summary>
     public IReadOnlyList<string>? Only { get; init; }
 
+    /// <summary>dtype and device of every variant's stages and evaluations (<see cref="CurriculumOptions.Load"/>).</summary>
+    public Checkpoints.LoadOptions Load { get; init; } = new();
+
     /// <summary>Where the generated corpora are cached (default: the workbench cache).</summary>
     public string? CacheFolder { get; init; }
 }
@@ -82,7 +85,7 @@ public static class AblationRunner
             var result = CurriculumRunner.Run(new CurriculumOptions
             {
                 OutputDir = folder, Seed = grid.Seed, BaseScale = baseScale, Variant = variant,
-                StartingModelFolder = startingModel, CacheFolder = options.CacheFolder,
+                StartingModelFolder = startingModel, CacheFolder = options.CacheFolder, Load = options.Load,
             }, new InlineProgress<CurriculumProgress>(p => progress?.Report(new AblationProgress(variant.Name, p))));
             File.WriteAllText(Path.Combine(startingModel, "key.txt"), key.Settings + "\n");
             rows.Add(AblationRow.FromMetrics(variant, scale, CurriculumReport.Metrics(result), key.FolderName, reused: false));

@@ -44,9 +44,12 @@ public static class CurriculumEvaluation
 
     /// <summary>Evaluates the model in <paramref name="modelFolder"/>; the VQA answers are written to
     /// <paramref name="answersFile"/> (LLaVA's answer-file JSONL) for inspection and <c>llava-med eval vqa</c>.</summary>
-    public static StageEvaluation Evaluate(string modelFolder, EvaluationSet set, string answersFile)
+    public static StageEvaluation Evaluate(string modelFolder, EvaluationSet set, string answersFile, Checkpoints.LoadOptions? load = null)
     {
-        using var pipeline = LlavaPipeline.Load(modelFolder, new PipelineOptions { Template = ConversationTemplate.MistralInstruct.Name });
+        using var pipeline = LlavaPipeline.Load(modelFolder, new PipelineOptions
+        {
+            Template = ConversationTemplate.MistralInstruct.Name, Load = load ?? new Checkpoints.LoadOptions(),
+        });
         var answers = Answer(pipeline, set.VqaTest, set.VqaImageRoot, VqaMaxNewTokens);
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(answersFile))!);
         File.WriteAllLines(answersFile, answers.Select(a => a.ToJson().ToJsonString()));

@@ -16,6 +16,9 @@ public sealed record CurriculumOptions
     /// <summary>Where the generated corpus is cached (default: the workbench cache).</summary>
     public string? CacheFolder { get; init; }
     public string? VqaRoot { get; init; }
+    /// <summary>dtype and device of the stages and evaluations (the starting model is built in float32 on the CPU).
+    /// Every model folder's meta.json records the dtype it was written in.</summary>
+    public Checkpoints.LoadOptions Load { get; init; } = new();
     /// <summary>The scale before the variant's changes (default: <see cref="CurriculumScale.Full"/>, or
     /// <see cref="CurriculumScale.QuickRun"/> with <see cref="Quick"/>).</summary>
     public CurriculumScale? BaseScale { get; init; }

@@ -98,7 +98,7 @@ public static class CurriculumRunner
         {
             var evaluationClock = Stopwatch.StartNew();
             Report(new($"evaluate-{name}", $"evaluating {name}: {set.VqaTest.Count} VQA, {set.Captions.Count} captions, {set.Chat.Count} chat questions"));
-            var evaluation = CurriculumEvaluation.Evaluate(folder, set, Path.Combine(output, "answers", $"{name}.jsonl"));
+            var evaluation = CurriculumEvaluation.Evaluate(folder, set, Path.Combine(output, "answers", $"{name}.jsonl"), options.Load);
             Report(new($"evaluate-{name}", $"{name}: closed accuracy {evaluation.ClosedAccuracy:0.000} (llava-med-v1) / {evaluation.StrictClosedAccuracy:0.000} (strict), open recall {evaluation.OpenRecall:0.000}, "
                                             + $"caption F1 {evaluation.Captions.TokenF1:0.000}, chat F1 {evaluation.Chat.TokenF1:0.000}"));
             return new StageResult(name, folder, evaluation, trainSeconds, evaluationClock.Elapsed.TotalSeconds);
@@ -110,7 +110,7 @@ public static class CurriculumRunner
         foreach (var stage in Stages(scale, options.Seed, corpus, instructPath, downstreamTrain, vqa.ImageRoot, previous, output))
         {
             var stageClock = Stopwatch.StartNew();
-            var current = stage with { InitFrom = previous };
+            var current = stage with { InitFrom = previous, Dtype = options.Load.Dtype, Device = options.Load.Device };
             foreach (var p in StartingModelBuilder.RunStage(current)) Report(p);
             stages.Add(Evaluate(stage.Name, stage.OutputDir, stageClock.Elapsed.TotalSeconds));
             previous = stage.OutputDir;

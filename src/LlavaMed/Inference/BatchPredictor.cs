@@ -88,7 +88,7 @@ public static class BatchPredictor
     /// <summary>Answers questions in batches of <see cref="PredictionOptions.BatchSize"/>, in order, without
     /// writing anything. Each question's prompt is <see cref="LlavaPipeline.BuildPrompt(string)"/> of its first
     /// human turn without the image marker; the record's <c>prompt</c> is that question and its <c>text</c> the
-    /// stripped answer (as model_vqa.py writes them); <c>metadata</c> holds generated_tokens and finish_reason.</summary>
+    /// stripped answer (as model_vqa.py writes them); <c>metadata</c> holds generated_tokens, finish_reason and the model's dtype.</summary>
     public static IEnumerable<PredictionProgress> Answer(LlavaPipeline pipeline, IReadOnlyList<PredictionItem> items,
                                                          PredictionOptions options)
     {
@@ -108,6 +108,7 @@ public static class BatchPredictor
                 {
                     ["generated_tokens"] = results[row].Tokens.Length,
                     ["finish_reason"] = results[row].Reason.ToString(),
+                    ["dtype"] = PlacementPlanner.Name(pipeline.Model.ParameterDtype),
                 })).ToList();
             answered += batch.Length;
             generatedTokens += results.Sum(r => (long)r.Tokens.Length);

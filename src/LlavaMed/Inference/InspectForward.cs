@@ -9,10 +9,11 @@ namespace LlavaMed.Inference;
 /// and, when asked, <c>greedy_tokens</c>: the names of the reference fixtures, for side-by-side comparison.</summary>
 public static class InspectForward
 {
-    public static IReadOnlyList<string> Run(string modelFolder, string inputsPath, string outputPath, int greedyTokens)
+    public static IReadOnlyList<string> Run(string modelFolder, string inputsPath, string outputPath, int greedyTokens,
+                                            LoadOptions? load = null)
     {
         using var scope = NewDisposeScope();
-        using var model = CheckpointLoader.Load(modelFolder);
+        using var model = CheckpointLoader.Load(modelFolder, load);
         using var inputs = SafetensorsFile.Open(inputsPath);
         if (!inputs.Contains("input_ids"))
             throw new CheckpointFormatException(inputsPath, "no input_ids tensor");

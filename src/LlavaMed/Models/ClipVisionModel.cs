@@ -48,7 +48,7 @@ public sealed class ClipVisionTransformer : Module
 
 public sealed class ClipVisionEmbeddings : Module<Tensor, Tensor>
 {
-    private readonly Parameter class_embedding;
+    private Parameter class_embedding;
     private readonly Conv2d patch_embedding;
     private readonly Embedding position_embedding;
 
@@ -60,11 +60,19 @@ public sealed class ClipVisionEmbeddings : Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>Swaps the class embedding for <paramref name="replacement"/> (see <see cref="ParameterMaterialization"/>).</summary>
+    internal void ReplaceClassEmbedding(Parameter replacement)
+    {
+        class_embedding.Dispose();
+        class_embedding = replacement;
+        ConditionallyRegisterParameter(nameof(class_embedding), replacement);
+    }
+
     public override Tensor forward(Tensor pixelValues)
     {
         using var scope = NewDisposeScope();
         long batch = pixelValues.shape[0];
-        var patches = patch_embedding.forward(pixelValues.to(patch_embedding.weight!.dtype)) // [B, D, g, g]
+        var patches = patch_embedding.forward(pixelValues.to(patch_embedding.weight!.dtype, patch_embedding.weight.device)) // [B, D, g, g]
             .flatten(2).transpose(1, 2); // [B, g*g, D]
         var cls = class_embedding.expand(batch, 1, -1);
         var withCls = cat([cls, patches], 1);

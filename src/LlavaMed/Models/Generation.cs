@@ -45,7 +45,8 @@ public sealed class ResponseGenerator(LlavaForCausalLM model, Func<IReadOnlyList
         var texts = new string?[batch];
         var stopIds = options.StopTokenIds.Append(model.Config.EosTokenId).ToHashSet();
         var stopStrings = options.StopStrings.Where(s => s.Length > 0).ToArray();
-        using var random = new TorchSharp.torch.Generator((ulong)options.Seed);
+        // On the model's device: libtorch samples with a generator of the probabilities' device.
+        using var random = new TorchSharp.torch.Generator((ulong)options.Seed, model.Device);
         using var cache = options.UseCache ? new KeyValueCache(model.Config.NumHiddenLayers) : null;
         Tensor? attentionMask = null, lastPositions = null;
         try

@@ -27,6 +27,13 @@ public sealed class LlavaForCausalLM : Module
     }
 
     public LlavaConfig Config { get; }
+
+    /// <summary>Parameters of <paramref name="config"/>'s model, counted on the meta device (no memory).</summary>
+    public static long CountParameters(LlavaConfig config)
+    {
+        using var meta = new LlavaForCausalLM(config, new ParameterPlacement(float32, META));
+        return meta.parameters().Sum(p => p.numel());
+    }
     public LlavaModel Model => model;
 
     /// <summary>v1.0's image-token ids (from the tokenizer's added tokens); required when

@@ -58,7 +58,7 @@ public static class MultimodalSplice
                 }
                 start = position + 1;
             }
-            var embeds = pieces.Count > 0 ? cat(pieces, 0) : embed(tensor(Array.Empty<long>()));
+            var embeds = pieces.Count > 0 ? cat(pieces, 0) : embed(tensor(Array.Empty<long>(), device: DeviceOf(imageFeatures)));
             rows.Add(new(embeds, pieceLabels.ToArray(), pieceSegments.ToArray()));
         }
         if (imageFeatures is not null && nextImage != imageFeatures.shape[0])

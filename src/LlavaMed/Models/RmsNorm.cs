@@ -9,7 +9,7 @@ namespace LlavaMed.Models;
 /// dtype, exactly as Hugging Face does so bf16 runs round the same way.</summary>
 public sealed class RmsNorm : Module<Tensor, Tensor>
 {
-    private readonly Parameter weight;
+    private Parameter weight;
     // Held for the module's lifetime, never a temporary: see TensorArithmetic.
     private readonly Scalar eps;
 
@@ -18,6 +18,14 @@ public sealed class RmsNorm : Module<Tensor, Tensor>
         weight = Parameter(ones(size, dtype: placement.Dtype, device: placement.Device));
         this.eps = eps.ToScalar();
         RegisterComponents();
+    }
+
+    /// <summary>Swaps the scale for <paramref name="replacement"/> (see <see cref="ParameterMaterialization"/>).</summary>
+    internal void ReplaceWeight(Parameter replacement)
+    {
+        weight.Dispose();
+        weight = replacement;
+        ConditionallyRegisterParameter(nameof(weight), replacement);
     }
 
     public override Tensor forward(Tensor hidden)

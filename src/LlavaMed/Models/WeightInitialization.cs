@@ -23,6 +23,7 @@ public static class WeightInitialization
         }
     }
 
-    static bool IsNormScale(string name) =>
+    /// <summary>Norm scales start at one (LayerNorm and RMSNorm weights).</summary>
+    public static bool IsNormScale(string name) =>
         name.Contains("norm", StringComparison.Ordinal) || name.Contains("layrnorm", StringComparison.Ordinal);
 }

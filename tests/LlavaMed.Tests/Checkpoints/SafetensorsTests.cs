@@ -116,6 +116,28 @@ public sealed class SafetensorsTests : IDisposable
     }
 
     [Fact]
+    public void ReadIntoFillsAnExistingTensorDirectlyOrThroughABoundedBuffer()
+    {
+        var path = TempPath("into.safetensors");
+        using var stored = arange(0, 1000, 1, ScalarType.Float32).div_(7.0.ToScalar()).reshape(10, 100);
+        SafetensorsFile.Save(path, new Dictionary<string, Tensor> { ["x"] = stored });
+        using var file = SafetensorsFile.Open(path);
+        // A 40-byte buffer holds 10 float32 values: 100 slices for the 1,000 values, each converted on its way.
+        using var staging = new StagingBuffers(bufferBytes: 40);
+        using var asBf16 = empty(10, 100, ScalarType.BFloat16);
+        file.ReadInto("x", asBf16, staging);
+        using var expectedBf16 = stored.to(ScalarType.BFloat16);
+        AssertSameTensor(expectedBf16, asBf16);
+        Assert.Equal(10, staging.For(ScalarType.Float32).shape[0]);
+        using var asStored = full(10, 100, float.NaN);
+        file.ReadInto("x", asStored, staging);
+        AssertSameTensor(stored, asStored);
+        using var wrongShape = empty(100, 10);
+        var error = Assert.Throws<ArgumentException>(() => file.ReadInto("x", wrongShape, staging));
+        Assert.Contains("[10,100]", error.Message);
+    }
+
+    [Fact]
     public void ReadsIntoFloat32FromFloat32AndConvertsToBFloat16()
     {
         var path = TempPath("f32.safetensors");

@@ -23,6 +23,24 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public void RandomCheckpointAnswersInTheAskedDtypeAndSaysWhatItChose()
+    {
+        var folder = Path.Combine(temporary, "random-demo");
+        var (made, written, _) = CliRunner.Run("checkpoint", "random", "--like", "demo", "--dtype", "bfloat16", "--out", folder);
+        Assert.Equal(0, made);
+        Assert.Contains("wrote a random demo checkpoint (bfloat16)", written);
+        var image = Path.Combine(SharedFixtures.ImagePreprocess, "img_300x200.png");
+        var (code, output, error) = CliRunner.Run("ask", "--model", folder, "--image", image, "--max-new-tokens", "2", "--dtype", "float32");
+        Assert.Equal(0, code);
+        Assert.StartsWith("answer: ", output);
+        Assert.Contains("dtype: float32 on cpu (as asked; needs about 1.1 GB)", error);
+        var (cudaCode, _, cudaError) = CliRunner.Run("ask", "--model", folder, "--image", image, "--device", "cuda");
+        Assert.Equal(1, cudaCode);
+        Assert.Single(cudaError.Trim().Split('\n'));
+        Assert.Contains("torch.cuda.is_available() is false", cudaError);
+    }
+
+    [Fact]
     public void ErrorsAreOneClearLineWithoutAStackTrace()
     {
         var (code, _, error) = CliRunner.Run("ask", "--model", Path.Combine(temporary, "missing"), "--image", "x.png");

@@ -74,6 +74,7 @@ public sealed class BatchPredictorTests : IDisposable
         Assert.True(last.QuestionsPerSecond > 0 && last.TokensPerSecond > 0);
         Assert.Equal(last.GeneratedTokens / last.Elapsed.TotalSeconds, last.TokensPerSecond, 6);
         Assert.All(written, r => Assert.Contains((string)r.Metadata!["finish_reason"]!, new[] { "EndOfSequence", "StopString", "MaxNewTokens" }));
+        Assert.All(written, r => Assert.Equal("float32", (string)r.Metadata!["dtype"]!));
     }
 
     [Fact]

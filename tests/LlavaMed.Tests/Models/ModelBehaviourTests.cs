@@ -157,6 +157,25 @@ public sealed class ModelBehaviourTests
     }
 
     [Fact]
+    public void UninitializedModelHasEveryParameterOfTheRegularOneAtTheTargetPlacement()
+    {
+        var config = TinyModels.Config();
+        using var regular = new LlavaForCausalLM(config, new ParameterPlacement(ScalarType.BFloat16, CPU));
+        using var uninitialized = ParameterMaterialization.Uninitialized(config, new ParameterPlacement(ScalarType.BFloat16, CPU));
+        var expected = regular.named_parameters().Select(p => (p.name, Shape: string.Join(",", p.parameter.shape), p.parameter.dtype,
+            p.parameter.device_type, p.parameter.requires_grad)).ToList();
+        var actual = uninitialized.named_parameters().Select(p => (p.name, Shape: string.Join(",", p.parameter.shape), p.parameter.dtype,
+            p.parameter.device_type, p.parameter.requires_grad)).ToList();
+        Assert.Equal(expected, actual);
+        // The modules compute with the new storage (the fields, not only the registry, were swapped).
+        using (no_grad())
+            foreach (var parameter in uninitialized.parameters()) parameter.zero_();
+        using var inputs = uninitialized.PrepareInputs([[1, 2, 3]], null);
+        var output = uninitialized.Forward(inputs);
+        Assert.Equal(0f, output.Logits.abs().max().ToSingle());
+    }
+
+    [Fact]
     public void ReleasedSevenBillionConfigurationHasTheReleasedNamesShapesAndParameterCount()
     {
         var config = new LlavaConfig(); // defaults = microsoft/llava-med-v1.5-mistral-7b
