@@ -13,6 +13,7 @@ public static class CliApp
         ChatCommand.Create(),
         CurriculumCommand.Create(),
         DataCommand.Create(),
+        DistributedCommand.Create(),
         EvalCommand.Create(),
         InspectCommand.Create(),
         PredictCommand.Create(),
