@@ -18,7 +18,7 @@ public static class TrainCommand
         var epochs = new Option<int?>("--epochs");
         var lr = new Option<double?>("--lr") { Description = "learning rate" };
         var projectorLr = new Option<double?>("--projector-lr") { Description = "separate projector learning rate (mm_projector_lr)" };
-        var batchSize = new Option<int?>("--batch-size");
+        var batchSize = new Option<int?>("--batch-size") { Description = "samples per batch on each rank (per_device_train_batch_size)" };
         var gradAccum = new Option<int?>("--grad-accum") { Description = "gradient accumulation steps" };
         var maxLength = new Option<int?>("--max-length");
         var conv = new Option<string?>("--conv") { Description = "conversation template (default: plain for alignment, mistral_instruct otherwise)" };
@@ -31,10 +31,11 @@ public static class TrainCommand
         {
             Description = "batch up to N questions on one image together and train them as one shared-prefix row (same loss, image encoded once; for VQA sets)",
         };
-        var command = new Command("train", "Train one curriculum stage")
+        var timeout = DistributedCommand.TimeoutOption();
+        var command = new Command("train", "Train one curriculum stage (data-parallel when started by mpirun or srun)")
         {
             stageName, init, data, imageRoot, output, tokenizer, epochs, lr, projectorLr, batchSize, gradAccum, maxLength, conv,
-            saveEvery, seed, loraRank, loraAlpha, resume, packPerImage,
+            saveEvery, seed, loraRank, loraAlpha, resume, packPerImage, timeout,
         };
         command.SetAction(parse => CliErrors.Run(parse, (stdout, stderr) =>
         {
@@ -55,9 +56,13 @@ public static class TrainCommand
                 Lora = parse.GetValue(loraRank) is { } rank ? new LoraOptions(rank, parse.GetValue(loraAlpha)) : null,
                 PackPerImage = parse.GetValue(packPerImage) ?? stage.PackPerImage,
             };
-            foreach (var progress in new StageTrainer().Run(stage, parse.GetValue(resume)))
-                stdout.WriteLine(ProgressLine(progress));
-            return 0;
+            var collectives = new Distributed.CollectiveOptions { Timeout = TimeSpan.FromSeconds(parse.GetValue(timeout)) };
+            return DistributedCommand.Run(collectives, stderr, group =>
+            {
+                foreach (var progress in new StageTrainer(group).Run(stage, parse.GetValue(resume)))
+                    if (group.IsMain) stdout.WriteLine(ProgressLine(progress));
+                return 0;
+            });
         }));
         return command;
     }

@@ -1,4 +1,5 @@
 using LlavaMed.Checkpoints;
+using LlavaMed.Distributed;
 using LlavaMed.Models;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -122,6 +123,18 @@ public sealed class AdamWOptimizer : IDisposable
             }
             state.Step = file.ReadTensor($"{key}.step").item<long>();
         }
+    }
+
+    /// <summary>Makes every rank's state rank 0's (both moments and the step counts), as after a resume.</summary>
+    public void BroadcastFromMain(ProcessGroup group)
+    {
+        if (group.WorldSize == 1) return;
+        using var scope = NewDisposeScope();
+        var entries = Entries().ToList();
+        var steps = tensor(entries.Select(e => (float)e.State.Step).ToArray());
+        DataParallel.BroadcastFromMain(group, [steps, .. entries.SelectMany(e => new[] { e.State.ExpAvg, e.State.ExpAvgSq })]);
+        var received = steps.data<float>().ToArray();
+        for (int i = 0; i < entries.Count; i++) entries[i].State.Step = (long)received[i];
     }
 
     IEnumerable<(string Key, Parameter Parameter, Moments State)> Entries() =>

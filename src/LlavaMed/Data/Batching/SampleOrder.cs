@@ -57,6 +57,18 @@ public static class SampleOrder
         return groups;
     }
 
+    /// <summary>A rank's share of a global batch in data-parallel training: every <paramref name="worldSize"/>-th
+    /// sample from position <paramref name="rank"/> on. Ranks together train exactly the samples one process would
+    /// train with the global batch (so N ranks x B equals one process x N·B), and length-sorted batches spread their
+    /// long samples over the ranks. The last batch of an epoch is shared the same way: nothing is dropped or repeated,
+    /// ranks may get one sample fewer than others, or none (an empty batch that still takes part in the step).</summary>
+    public static int[] RankShare(int[] globalBatch, int rank, int worldSize)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(rank);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(rank, worldSize);
+        return globalBatch.Where((_, position) => position % worldSize == rank).ToArray();
+    }
+
     /// <summary>A seed for one random stream of one epoch. Deliberately not HashCode.Combine, which is salted per
     /// process and would change the order between a run and its resumption.</summary>
     internal static int StreamSeed(int seed, int epoch, int stream) =>
