@@ -31,11 +31,13 @@ public static class TrainCommand
         {
             Description = "batch up to N questions on one image together and train them as one shared-prefix row (same loss, image encoded once; for VQA sets)",
         };
+        // Minimal --dtype for data-parallel runs; issue #13 brings the full --dtype/--device placement options.
+        var dtype = new Option<string>("--dtype") { Description = "float32 | bfloat16", DefaultValueFactory = _ => "float32" };
         var timeout = DistributedCommand.TimeoutOption();
         var command = new Command("train", "Train one curriculum stage (data-parallel when started by mpirun or srun)")
         {
             stageName, init, data, imageRoot, output, tokenizer, epochs, lr, projectorLr, batchSize, gradAccum, maxLength, conv,
-            saveEvery, seed, loraRank, loraAlpha, resume, packPerImage, timeout,
+            saveEvery, seed, loraRank, loraAlpha, resume, packPerImage, timeout, dtype,
         };
         command.SetAction(parse => CliErrors.Run(parse, (stdout, stderr) =>
         {
@@ -43,6 +45,12 @@ public static class TrainCommand
                                              parse.GetValue(init)!, parse.GetValue(output)!);
             stage = stage with
             {
+                Dtype = parse.GetValue(dtype) switch
+                {
+                    "float32" => TorchSharp.torch.ScalarType.Float32,
+                    "bfloat16" => TorchSharp.torch.ScalarType.BFloat16,
+                    var other => throw new ArgumentException($"unknown --dtype '{other}' (float32 or bfloat16)"),
+                },
                 TokenizerFolder = parse.GetValue(tokenizer),
                 Epochs = parse.GetValue(epochs) ?? stage.Epochs,
                 LearningRate = parse.GetValue(lr) ?? stage.LearningRate,

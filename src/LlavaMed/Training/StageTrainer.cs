@@ -49,6 +49,7 @@ public sealed class StageTrainer(ProcessGroup? processGroup = null)
         using var pipeline = LlavaPipeline.Load(resumeFrom ?? stage.InitFrom, new PipelineOptions
         {
             TokenizerFolder = tokenizerFolder, Template = stage.Template.Name,
+            Load = new LoadOptions { Dtype = stage.Dtype, Device = stage.Device },
         });
         var model = pipeline.Model;
         var samples = LlavaSample.ReadJsonArray(stage.DataPath);

@@ -57,6 +57,10 @@ public sealed record TrainingStage
     public LoraOptions? Lora { get; init; }
     /// <summary>Also write loss and learning rate as TensorBoard event files under <c>OutputDir/tensorboard</c>.</summary>
     public bool TensorBoard { get; init; } = true;
+    /// <summary>Parameter dtype of the trained model (float32 or bfloat16; TorchSharp has no autocast).</summary>
+    public TorchSharp.torch.ScalarType Dtype { get; init; } = TorchSharp.torch.ScalarType.Float32;
+    /// <summary>Where the model trains (default: the CPU).</summary>
+    public TorchSharp.torch.Device? Device { get; init; }
 
     public int GlobalBatchSize => BatchSize * GradientAccumulation;
 

@@ -33,7 +33,7 @@ public sealed class DataParallelTrainingTests : IDisposable
     string[] TrainArguments(string output, int batchSize) =>
     [
         "train", "--stage", "downstream", "--init", demo.ModelFolder, "--tokenizer", demo.ModelFolder, "--data", dataPath,
-        "--image-root", demo.ModelFolder, "--epochs", "2", "--grad-accum", "1", "--max-length", "128", "--seed", "3",
+        "--image-root", demo.ModelFolder, "--epochs", "2", "--grad-accum", "1", "--max-length", "128", "--seed", "3", "--dtype", "float32",
         "--lr", "1e-3", "--batch-size", batchSize.ToString(), "--out", Path.Combine(temporary, output),
     ];
 
