@@ -34,10 +34,11 @@ public static class TrainCommand
         // Minimal --dtype for data-parallel runs; issue #13 brings the full --dtype/--device placement options.
         var dtype = new Option<string>("--dtype") { Description = "float32 | bfloat16", DefaultValueFactory = _ => "float32" };
         var timeout = DistributedCommand.TimeoutOption();
+        var zero1 = new Option<bool>("--zero1") { Description = "shard the optimiser state across the ranks (ZeRO stage 1)" };
         var command = new Command("train", "Train one curriculum stage (data-parallel when started by mpirun or srun)")
         {
             stageName, init, data, imageRoot, output, tokenizer, epochs, lr, projectorLr, batchSize, gradAccum, maxLength, conv,
-            saveEvery, seed, loraRank, loraAlpha, resume, packPerImage, timeout, dtype,
+            saveEvery, seed, loraRank, loraAlpha, resume, packPerImage, timeout, dtype, zero1,
         };
         command.SetAction(parse => CliErrors.Run(parse, (stdout, stderr) =>
         {
@@ -63,6 +64,7 @@ public static class TrainCommand
                 Seed = parse.GetValue(seed) ?? stage.Seed,
                 Lora = parse.GetValue(loraRank) is { } rank ? new LoraOptions(rank, parse.GetValue(loraAlpha)) : null,
                 PackPerImage = parse.GetValue(packPerImage) ?? stage.PackPerImage,
+                ShardOptimizerState = parse.GetValue(zero1),
             };
             var collectives = new Distributed.CollectiveOptions { Timeout = TimeSpan.FromSeconds(parse.GetValue(timeout)) };
             return DistributedCommand.Run(collectives, stderr, group =>

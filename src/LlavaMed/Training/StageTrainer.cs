@@ -72,22 +72,27 @@ public sealed class StageTrainer(ProcessGroup? processGroup = null)
             lora.Load(adapterFile.Names.ToDictionary(n => n, n => adapterFile.ReadTensor(n)));
         }
         var groups = ParameterGroups(model, stage, lora);
-        using var optimizer = new AdamWOptimizer(groups.Select(g => new ParameterGroup(g.Parameters, g.LearningRate)), weightDecay: stage.WeightDecay);
+        DataParallel.BroadcastFromMain(group, groups.SelectMany(g => g.Parameters).ToList<Tensor>());
+        var optimizerGroups = groups.Select(g => new ParameterGroup(g.Parameters, g.LearningRate)).ToList();
+        // ZeRO-1 keeps only this rank's shard of the optimiser state; otherwise every rank holds all of it.
+        using var optimizer = stage.ShardOptimizerState ? null : new AdamWOptimizer(optimizerGroups, weightDecay: stage.WeightDecay);
+        using var sharded = stage.ShardOptimizerState ? new ZeroAdamWOptimizer(optimizerGroups, group, weightDecay: stage.WeightDecay) : null;
         int globalBatchSize = stage.BatchSize * group.WorldSize;
         var state = resumeFrom is null ? new TrainerState(0, 0, 0) { GlobalBatchSize = globalBatchSize } : TrainerState.Read(resumeFrom);
         if (resumeFrom is not null)
         {
             if (state.GlobalBatchSize is { } saved && saved != globalBatchSize)
                 throw new ArgumentException($"{resumeFrom} was trained with global batches of {saved} samples, this run has {group.WorldSize} rank(s) x {stage.BatchSize} = {globalBatchSize}: resume with ranks x --batch-size = {saved}");
-            optimizer.Load(Path.Combine(resumeFrom, OptimizerStateFile));
+            optimizer?.Load(Path.Combine(resumeFrom, OptimizerStateFile));
+            optimizer?.BroadcastFromMain(group);
+            sharded?.Load(Path.Combine(resumeFrom, OptimizerStateFile));
         }
-        DataParallel.BroadcastFromMain(group, optimizer.Parameters.ToList<Tensor>());
-        if (resumeFrom is not null) optimizer.BroadcastFromMain(group);
         int startStep = state.Step;
         yield return Progress(stage, state, totalSteps, double.NaN, 0, 0, TimeSpan.Zero, TimeSpan.Zero,
                               resumeFrom is null
                                   ? $"{dataset.Samples.Count} samples, {totalSteps} optimiser steps, {dataset.Report.Truncated} truncated, {dataset.Report.MismatchedIds.Count} with tokenization mismatch"
                                     + (group.WorldSize > 1 ? $", {group.WorldSize} ranks ({group.Backend}) x {stage.BatchSize} samples per batch" : "")
+                                    + (sharded is null ? "" : ", optimiser state sharded (ZeRO-1)")
                                   : $"resumed from {resumeFrom} at step {state.Step}");
 
         model.train();
@@ -109,9 +114,9 @@ public sealed class StageTrainer(ProcessGroup? processGroup = null)
                 using var stepRandom = new Generator((ulong)stage.Seed * 1_000_003UL + (ulong)state.Step + ((ulong)group.Rank << 40));
                 if (lora is not null) lora.DropoutGenerator = stepRandom;
                 double lr = stage.LearningRate * LearningRateSchedule.CosineWithWarmup(state.Step, totalSteps, warmup);
-                foreach (var (group, definition) in optimizer.Groups.Zip(groups))
-                    group.LearningRate = definition.LearningRate * lr / stage.LearningRate;
-                var (loss, stepSamples) = OptimizerStep(model, optimizer, microBatches, stage.MaxGradNorm);
+                foreach (var (optimizerGroup, definition) in optimizerGroups.Zip(groups))
+                    optimizerGroup.LearningRate = definition.LearningRate * lr / stage.LearningRate;
+                var (loss, stepSamples) = OptimizerStep(model, optimizerGroups, optimizer, sharded, microBatches, stage.MaxGradNorm);
                 samplesSeen += stepSamples;
                 foreach (var used in microBatches) used.Dispose();
                 microBatches.Clear();
@@ -127,10 +132,19 @@ public sealed class StageTrainer(ProcessGroup? processGroup = null)
                 log?.Flush();
                 tensorBoard?.add_scalar($"{stage.Name}/loss", (float)loss, state.Step);
                 tensorBoard?.add_scalar($"{stage.Name}/learning_rate", (float)lr, state.Step);
-                if (stage.SaveEverySteps > 0 && state.Step % stage.SaveEverySteps == 0 && state.Step < totalSteps && group.IsMain)
+                if (stage.SaveEverySteps > 0 && state.Step % stage.SaveEverySteps == 0 && state.Step < totalSteps)
                 {
-                    SaveCheckpoint(stage, pipeline, optimizer, lora, state);
-                    progress = progress with { Event = $"checkpoint at step {state.Step}" };
+                    using var gatherScope = NewDisposeScope();
+                    var shardedState = sharded?.GatherState(); // a collective: every rank takes part
+                    if (group.IsMain)
+                    {
+                        SaveCheckpoint(stage, pipeline, path =>
+                        {
+                            if (shardedState is null) optimizer!.Save(path);
+                            else SafetensorsFile.Save(path, shardedState);
+                        }, lora, state);
+                        progress = progress with { Event = $"checkpoint at step {state.Step}" };
+                    }
                 }
                 yield return progress;
             }
@@ -160,9 +174,12 @@ public sealed class StageTrainer(ProcessGroup? processGroup = null)
     /// <summary>One optimiser step over the accumulated micro-batches of every rank; returns the mean loss and the
     /// number of samples, both over all ranks. Each micro-batch's loss is scaled by its share of the step's supervised
     /// tokens on all ranks, so accumulation and data parallelism equal one big batch.</summary>
-    (double Loss, int Samples) OptimizerStep(LlavaForCausalLM model, AdamWOptimizer optimizer, List<TrainingBatch> microBatches, double maxGradNorm)
+    (double Loss, int Samples) OptimizerStep(LlavaForCausalLM model, IReadOnlyList<ParameterGroup> optimizerGroups, AdamWOptimizer? optimizer,
+                                             ZeroAdamWOptimizer? sharded, List<TrainingBatch> microBatches, double maxGradNorm)
     {
-        optimizer.ZeroGrad();
+        optimizer?.ZeroGrad();
+        sharded?.ZeroGrad();
+        var parameters = optimizerGroups.SelectMany(g => g.Parameters).ToList();
         using var ignoreIndex = MultimodalSplice.IgnoreIndex.ToScalar();
         long supervised = (long)SumOverRanks(microBatches.Sum(b => b.Labels.Sum(l => l.Skip(1).LongCount(x => x != MultimodalSplice.IgnoreIndex))))[0];
         double total = 0;
@@ -180,9 +197,13 @@ public sealed class StageTrainer(ProcessGroup? processGroup = null)
             loss.mul(shareScalar).backward();
             total += loss.item<float>() * share;
         }
-        DataParallel.AllReduceGradients(group, optimizer.Parameters.ToList());
-        if (maxGradNorm > 0) nn.utils.clip_grad_norm_(optimizer.Parameters, maxGradNorm);
-        optimizer.Step();
+        if (sharded is not null) sharded.Step(maxGradNorm);
+        else
+        {
+            DataParallel.AllReduceGradients(group, parameters);
+            if (maxGradNorm > 0) nn.utils.clip_grad_norm_(parameters, maxGradNorm);
+            optimizer!.Step();
+        }
         var global = SumOverRanks(total, microBatches.Sum(b => b.Ids.Count));
         return (global[0], (int)global[1]);
     }
@@ -191,7 +212,7 @@ public sealed class StageTrainer(ProcessGroup? processGroup = null)
     double[] SumOverRanks(params double[] values)
     {
         if (group.WorldSize == 1) return values;
-        using var sums = tensor(values);
+        using var sums = tensor(values, ScalarType.Float64);
         group.AllReduceSum(sums);
         return sums.data<double>().ToArray();
     }
@@ -222,14 +243,14 @@ public sealed class StageTrainer(ProcessGroup? processGroup = null)
 
     /// <summary>Writes <c>checkpoint-STEP/</c> atomically (a temporary folder renamed when complete) and keeps
     /// the newest <see cref="TrainingStage.KeepLastCheckpoints"/>.</summary>
-    static void SaveCheckpoint(TrainingStage stage, LlavaPipeline pipeline, AdamWOptimizer optimizer, LoraAdapters? lora, TrainerState state)
+    static void SaveCheckpoint(TrainingStage stage, LlavaPipeline pipeline, Action<string> saveOptimizerState, LoraAdapters? lora, TrainerState state)
     {
         var final = Path.Combine(stage.OutputDir, $"checkpoint-{state.Step}");
         var temporary = final + ".tmp";
         if (Directory.Exists(temporary)) Directory.Delete(temporary, recursive: true);
         CheckpointWriter.Save(pipeline.Model, temporary, stage.TokenizerFolder ?? stage.InitFrom, pipeline.ImageProcessor.Config,
                               new JsonObject { ["stage"] = stage.Name, ["step"] = state.Step, ["seed"] = stage.Seed });
-        optimizer.Save(Path.Combine(temporary, OptimizerStateFile));
+        saveOptimizerState(Path.Combine(temporary, OptimizerStateFile));
         if (lora is not null) SafetensorsFile.Save(Path.Combine(temporary, AdapterFile), lora.StateDict());
         state.Write(temporary);
         if (Directory.Exists(final)) Directory.Delete(final, recursive: true);

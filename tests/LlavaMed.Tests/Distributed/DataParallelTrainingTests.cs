@@ -42,24 +42,26 @@ public sealed class DataParallelTrainingTests : IDisposable
 
     [Fact]
     [Trait("Category", "Slow")]
-    public void TwoRanksOfTwoEqualOneProcessOfFourAndResumeOnOneRank()
+    public void TwoRanksOfTwoEqualOneProcessOfFourWithAndWithoutZero1AndResumeOnOneRank()
     {
         Assert.Equal(0, RunAlone(TrainArguments("single", batchSize: 4)).ExitCode);
-        var job = MpiJob.Run(2, [.. TrainArguments("ranks", batchSize: 2), "--save-every", "3"], TimeSpan.FromMinutes(4));
-        Assert.Equal(0, job.ExitCode);
-        Assert.Contains("2 ranks (mpi) x 2 samples per batch", job.Output);
-
         var expected = Losses(Path.Combine(temporary, "single"));
-        var actual = Losses(Path.Combine(temporary, "ranks"));
         Assert.Equal(6, expected.Length); // 11 samples in global batches of 4: 3 steps per epoch, 2 epochs
-        Assert.Equal(expected.Length, actual.Length);
-        for (int i = 0; i < expected.Length; i++)
-            Assert.True(Math.Abs(expected[i] - actual[i]) < 1e-5, $"step {i + 1}: loss {actual[i]} with 2 ranks, {expected[i]} alone");
+        foreach (var (output, options) in new[] { ("ranks", Array.Empty<string>()), ("zero1", ["--zero1", "--save-every", "3"]) })
+        {
+            var job = MpiJob.Run(2, [.. TrainArguments(output, batchSize: 2), .. options], TimeSpan.FromMinutes(4));
+            Assert.Equal(0, job.ExitCode);
+            Assert.Contains("2 ranks (mpi) x 2 samples per batch", job.Output);
+            var actual = Losses(Path.Combine(temporary, output));
+            Assert.Equal(expected.Length, actual.Length);
+            for (int i = 0; i < expected.Length; i++)
+                Assert.True(Math.Abs(expected[i] - actual[i]) < 1e-5, $"{output}, step {i + 1}: loss {actual[i]} with 2 ranks, {expected[i]} alone");
+            AssertSameWeights("single", output);
+        }
 
-        AssertSameWeights("single", "ranks");
-
-        // The two ranks' checkpoint after step 3 resumes in one process with the same global batch (1 x 4) ...
-        var checkpoint = Path.Combine(temporary, "ranks", "checkpoint-3");
+        // The sharded run's checkpoint after step 3 (state gathered into AdamW's layout) resumes in one process,
+        // unsharded, with the same global batch (1 x 4) ...
+        var checkpoint = Path.Combine(temporary, "zero1", "checkpoint-3");
         Assert.True(Directory.Exists(checkpoint));
         CopyFolder(checkpoint, Path.Combine(temporary, "resumed", "checkpoint-3"));
         var resumed = RunAlone([.. TrainArguments("resumed", batchSize: 4), "--resume"]);
