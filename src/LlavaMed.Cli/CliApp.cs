@@ -15,6 +15,7 @@ public static class CliApp
         DataCommand.Create(),
         DistributedCommand.Create(),
         EvalCommand.Create(),
+        ExportCommand.Create(),
         InspectCommand.Create(),
         PredictCommand.Create(),
         TrainCommand.Create(),
