@@ -61,7 +61,70 @@ public static class DistributedCommand
                 return 0;
             });
         }));
-        return new Command("distributed", "Data-parallel runs: check the collectives of an MPI or NCCL job") { check };
+        return new Command("distributed", "Data-parallel runs: check the collectives of an MPI or NCCL job, benchmark N ranks against one process")
+        {
+            check, BenchCommand(),
+        };
+    }
+
+    static Command BenchCommand()
+    {
+        var ranks = new Option<int>("--ranks") { Description = "ranks of the data-parallel run", DefaultValueFactory = _ => 2 };
+        var batch = new Option<int>("--batch-size") { Description = "samples per batch on each rank (the single process takes ranks x this)", DefaultValueFactory = _ => 4 };
+        var figures = new Option<int>("--figures") { Description = "synthetic alignment pairs to train on (one epoch)", DefaultValueFactory = _ => 96 };
+        var cache = new Option<string?>("--cache") { Description = "folder for the corpus, the demo checkpoint and the runs (default: .cache/distributed-bench)" };
+        var bench = new Command("bench", "Train the demo model one epoch with N ranks (mpirun, one thread each) and alone with the same global batch; "
+                                         + "report samples/s and each run's time in communication and compute") { ranks, batch, figures, cache };
+        bench.SetAction(parse => CliErrors.Run(parse, (stdout, stderr) =>
+        {
+            int n = parse.GetValue(ranks), perRank = parse.GetValue(batch);
+            if (n < 2) throw new ArgumentException("--ranks must be at least 2");
+            var folder = parse.GetValue(cache) ?? Path.Combine(Workbench.WorkbenchPaths.CacheRoot(), "distributed-bench");
+            var corpus = Data.Synthetic.SyntheticCorpus.EnsureGenerated(Path.Combine(folder, "corpora"),
+                new Data.Synthetic.SyntheticCorpusOptions(Figures: parse.GetValue(figures), GeneralScenes: 0, ChatEvalFigures: 0)).Layout;
+            var demo = Workbench.DemoCheckpoint.EnsureCreated(Path.Combine(folder, "demo-checkpoint"));
+            long gradientElements;
+            using (var tensors = Checkpoints.CheckpointTensors.Open(demo.ModelFolder))
+                gradientElements = tensors.Names.Where(name => !name.StartsWith(Checkpoints.CheckpointLoader.TowerPrefix, StringComparison.Ordinal))
+                    .Sum(name => { using var t = tensors.ReadTensor(name); return t.numel(); });
+            var loadBefore = Benchmarks.DataPipelineBenchmark.LoadAverage();
+            double copyBound = Benchmarks.DataParallelBenchmarkResult.MeasureMemoryCopy();
+
+            Benchmarks.DataParallelRun Train(int processes, int batchPerRank)
+            {
+                var output = Path.Combine(folder, $"run-{processes}");
+                if (Directory.Exists(output)) Directory.Delete(output, recursive: true);
+                string[] train = ["train", "--stage", "downstream", "--init", demo.ModelFolder, "--data", corpus.Alignment, "--image-root", corpus.Images,
+                                  "--epochs", "1", "--grad-accum", "1", "--max-length", "256", "--seed", "0", "--lr", "1e-4",
+                                  "--batch-size", batchPerRank.ToString(), "--out", output];
+                string[] launcher = processes == 1 ? [] : ["mpirun", "-np", processes.ToString(), "--allow-run-as-root", "--bind-to", "none", "-x", "OMP_NUM_THREADS=1"];
+                var start = new ProcessStartInfo(launcher.Length > 0 ? launcher[0] : SelfCommand()[0]) { RedirectStandardOutput = true, RedirectStandardError = true };
+                foreach (var argument in launcher.Skip(1).Concat(launcher.Length > 0 ? SelfCommand() : SelfCommand().Skip(1)).Concat(train))
+                    start.ArgumentList.Add(argument);
+                start.Environment["OMP_NUM_THREADS"] = "1";
+                stderr.WriteLine($"running {processes} process(es) x batch {batchPerRank}");
+                using var process = Process.Start(start)!;
+                var errors = process.StandardError.ReadToEndAsync();
+                process.StandardOutput.ReadToEnd();
+                process.WaitForExit();
+                if (process.ExitCode != 0) throw new InvalidOperationException($"the {processes}-process run failed ({process.ExitCode}): {errors.Result.Trim()}");
+                return Benchmarks.DataParallelRun.FromLog(output, processes, batchPerRank, gradientElements);
+            }
+
+            var alone = Train(1, n * perRank);
+            var parallel = Train(n, perRank);
+            stdout.WriteLine(new Benchmarks.DataParallelBenchmarkResult(alone, parallel, copyBound, Environment.ProcessorCount, loadBefore,
+                                                                        Benchmarks.DataPipelineBenchmark.LoadAverage()));
+            return 0;
+        }));
+        return bench;
+    }
+
+    /// <summary>How to start this command line again: the apphost, or <c>dotnet llava-med.dll</c>.</summary>
+    static string[] SelfCommand()
+    {
+        var path = Environment.ProcessPath!;
+        return Path.GetFileName(path) == "llava-med" ? [path] : ["dotnet", Path.Combine(AppContext.BaseDirectory, "llava-med.dll")];
     }
 
     static void Fail(string how)

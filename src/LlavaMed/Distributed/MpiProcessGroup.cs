@@ -150,7 +150,11 @@ public sealed class MpiProcessGroup : ProcessGroup
         while (true)
         {
             Check(MPI_Test(ref request, out var done, IntPtr.Zero), "MPI_Test");
-            if (done != 0) return;
+            if (done != 0)
+            {
+                CommunicationTime += clock.Elapsed;
+                return;
+            }
             if (clock.Elapsed > Timeout)
                 throw new CollectiveTimeoutException($"rank {Rank}: {what} did not complete within {Timeout.TotalSeconds:F0} s: another rank failed, hangs or never reached it");
             if (clock.ElapsedMilliseconds < 50) Thread.Yield();

@@ -105,6 +105,7 @@ public sealed class NcclProcessGroup : ProcessGroup
         Check(ncclGroupEnd(), "ncclGroupEnd");
         var comm = communicator;
         int aborted = 0;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         using var watchdog = new Timer(_ =>
         {
             aborted = 1;
@@ -112,6 +113,7 @@ public sealed class NcclProcessGroup : ProcessGroup
         }, null, Timeout, System.Threading.Timeout.InfiniteTimeSpan);
         cuda.synchronize();
         watchdog.Dispose();
+        CommunicationTime += clock.Elapsed;
         if (Volatile.Read(ref aborted) == 1)
         {
             communicator = IntPtr.Zero;

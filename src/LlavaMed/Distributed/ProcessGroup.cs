@@ -17,6 +17,10 @@ public abstract class ProcessGroup : IDisposable
 
     public bool IsMain => Rank == 0;
 
+    /// <summary>Time this rank has spent waiting for collectives to complete (data moved, and waiting for slower
+    /// ranks), for the benchmark's split of a step into communication and compute.</summary>
+    public TimeSpan CommunicationTime { get; protected set; }
+
     /// <summary>Replaces <paramref name="tensor"/> with the sum of every rank's tensor (in place).</summary>
     public abstract void AllReduceSum(Tensor tensor);
 

@@ -128,7 +128,8 @@ public sealed class StageTrainer(ProcessGroup? processGroup = null)
                 var elapsed = clock.Elapsed;
                 var remaining = TimeSpan.FromSeconds(elapsed.TotalSeconds / Math.Max(1, state.Step - startStep) * (totalSteps - state.Step));
                 var progress = Progress(stage, state, totalSteps, loss, lr, samplesSeen / Math.Max(elapsed.TotalSeconds, 1e-9), elapsed, remaining);
-                log?.WriteLine(JsonSerializer.Serialize(new { step = progress.Step, epoch = progress.Epoch, loss, lr, elapsed_seconds = elapsed.TotalSeconds }));
+                log?.WriteLine(JsonSerializer.Serialize(new { step = progress.Step, epoch = progress.Epoch, loss, lr, elapsed_seconds = elapsed.TotalSeconds,
+                                                               communication_seconds = group.CommunicationTime.TotalSeconds }));
                 log?.Flush();
                 tensorBoard?.add_scalar($"{stage.Name}/loss", (float)loss, state.Step);
                 tensorBoard?.add_scalar($"{stage.Name}/learning_rate", (float)lr, state.Step);
