@@ -102,6 +102,7 @@ public static class DistributedCommand
                 foreach (var argument in launcher.Skip(1).Concat(launcher.Length > 0 ? SelfCommand() : SelfCommand().Skip(1)).Concat(train))
                     start.ArgumentList.Add(argument);
                 start.Environment["OMP_NUM_THREADS"] = "1";
+                start.Environment["OMPI_MCA_btl_vader_single_copy_mechanism"] = "none"; // works in containers too
                 stderr.WriteLine($"running {processes} process(es) x batch {batchPerRank}");
                 using var process = Process.Start(start)!;
                 var errors = process.StandardError.ReadToEndAsync();

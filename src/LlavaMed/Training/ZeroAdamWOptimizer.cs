@@ -50,6 +50,7 @@ public sealed class ZeroAdamWOptimizer : IDisposable
         foreach (var group in Groups)
         {
             long total = group.Parameters.Sum(p => p.numel());
+            if (total == 0) continue; // e.g. an identity projector's empty group: nothing to shard
             long shardLength = (total + ranks - 1) / ranks;
             long shardStart = processGroup.Rank * shardLength;
             var slots = new List<Slot>();
@@ -144,6 +145,9 @@ public sealed class ZeroAdamWOptimizer : IDisposable
         return norm;
     }
 
+    /// <summary>The shard's group's index among all groups (the state file's key; empty groups have no shard).</summary>
+    int GroupIndex(GroupShard shard) => Groups.ToList().IndexOf(shard.Group);
+
     Tensor Gather(GroupShard shard, Tensor part)
     {
         var full = empty(shard.FlatLength, ScalarType.Float32);
@@ -156,8 +160,9 @@ public sealed class ZeroAdamWOptimizer : IDisposable
     public Dictionary<string, Tensor> GatherState()
     {
         var state = new Dictionary<string, Tensor>();
-        foreach (var (shard, g) in shards.Select((s, g) => (s, g)))
+        foreach (var shard in shards)
         {
+            int g = GroupIndex(shard);
             var expAvg = Gather(shard, shard.ExpAvg);
             var expAvgSq = Gather(shard, shard.ExpAvgSq);
             foreach (var (slot, i) in shard.Slots.Select((s, i) => (s, i)))
@@ -177,12 +182,12 @@ public sealed class ZeroAdamWOptimizer : IDisposable
     public void Load(string path)
     {
         using var file = SafetensorsFile.Open(path);
-        AdamWOptimizer.CheckStateNames(file, path, shards.SelectMany((s, g) => s.Slots.Select((_, i) => AdamWOptimizer.StateKey(g, i))));
+        AdamWOptimizer.CheckStateNames(file, path, shards.SelectMany(s => s.Slots.Select((_, i) => AdamWOptimizer.StateKey(GroupIndex(s), i))));
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
-        foreach (var (shard, g) in shards.Select((s, g) => (s, g)))
+        foreach (var shard in shards)
         {
-            var keys = shard.Slots.Select((_, i) => AdamWOptimizer.StateKey(g, i)).ToArray();
+            var keys = shard.Slots.Select((_, i) => AdamWOptimizer.StateKey(GroupIndex(shard), i)).ToArray();
             foreach (var (slot, key) in shard.Slots.Zip(keys))
             {
                 foreach (var suffix in new[] { "exp_avg", "exp_avg_sq" })

@@ -44,6 +44,9 @@ public static class MpiJob
             start.ArgumentList.Add(argument);
         foreach (var argument in arguments) start.ArgumentList.Add(argument);
         start.Environment["OMP_NUM_THREADS"] = "1";
+        // Containers (CI) often forbid the cross-process memory access of Open MPI's shared-memory single copy
+        // ("Read -1, expected ..., errno = 1"); plain copies through the shared segment work everywhere.
+        start.Environment["OMPI_MCA_btl_vader_single_copy_mechanism"] = "none";
         var clock = Stopwatch.StartNew();
         using var process = Process.Start(start)!;
         var output = new System.Text.StringBuilder();

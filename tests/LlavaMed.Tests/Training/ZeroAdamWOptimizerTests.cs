@@ -22,7 +22,8 @@ public sealed class ZeroAdamWOptimizerTests
             Parameters = [new Parameter(randn([4, 3], generator: init)), new Parameter(randn([7], generator: init)), new Parameter(randn([2, 5], generator: init))];
         }
 
-        public ParameterGroup[] Groups() => [new ParameterGroup([Parameters[0], Parameters[1]], 1e-2), new ParameterGroup([Parameters[2]], 3e-3)];
+        /// <summary>An empty group first (an identity projector has no parameters), then two with their own rates.</summary>
+        public ParameterGroup[] Groups() => [new ParameterGroup([], 1e-3), new ParameterGroup([Parameters[0], Parameters[1]], 1e-2), new ParameterGroup([Parameters[2]], 3e-3)];
 
         /// <summary>Gradients for every parameter but the last in the first two steps (it has none yet).</summary>
         public void SetGradients(int step)
@@ -54,7 +55,7 @@ public sealed class ZeroAdamWOptimizerTests
         using var adamW = new AdamWOptimizer(theirs.Groups(), weightDecay: 0.05);
         for (int step = 0; step < 5; step++)
         {
-            zero.Groups[0].LearningRate = adamW.Groups[0].LearningRate = 1e-2 / (step + 1);
+            zero.Groups[1].LearningRate = adamW.Groups[1].LearningRate = 1e-2 / (step + 1);
             ours.SetGradients(step);
             theirs.SetGradients(step);
             zero.Step(maxGradNorm: 0);
