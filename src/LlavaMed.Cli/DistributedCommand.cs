@@ -145,7 +145,17 @@ public static class DistributedCommand
     /// ranks end at once instead of waiting in a collective.</summary>
     public static int Run(CollectiveOptions options, TextWriter stderr, Func<ProcessGroup, int> action)
     {
-        using var group = ProcessGroup.Create(LaunchEnvironment.FromProcess(), options);
+        ProcessGroup group;
+        try
+        {
+            group = ProcessGroup.Create(LaunchEnvironment.FromProcess(), options);
+        }
+        catch (DistributedException e) when (Environment.GetEnvironmentVariable("LLAVAMED_DEBUG") != "1")
+        {
+            stderr.WriteLine($"error: {e.Message}");
+            return 1;
+        }
+        using var owned = group;
         try
         {
             return action(group);

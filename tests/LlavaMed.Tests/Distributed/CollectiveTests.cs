@@ -39,6 +39,25 @@ public sealed class CollectiveTests
     }
 
     [Fact]
+    public void LauncherVariablesWithoutTheLauncherAreOneClearError()
+    {
+        MpiJob.RequireOpenMpi();
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet", [MpiJob.CliAssembly, "distributed", "check"])
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true,
+        };
+        start.Environment["OMPI_COMM_WORLD_RANK"] = "0";
+        start.Environment["OMPI_COMM_WORLD_SIZE"] = "2";
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        Assert.Equal(1, process.ExitCode);
+        Assert.Equal("error: MPI says rank 0 of 1, the mpirun environment rank 0 of 2: launch with Open MPI's mpirun (or srun --mpi=pmix)", error.Trim());
+        Assert.Empty(output.Result.Trim());
+    }
+
+    [Fact]
     public void ARankThatHangsMakesTheOthersTimeOutAndAbortTheJob()
     {
         var job = MpiJob.Run(2, ["distributed", "check", "--fail-rank", "1", "--fail-how", "hang", "--collective-timeout", "3"], JobLimit);
