@@ -42,21 +42,26 @@ public sealed class DataParallelTrainingTests : IDisposable
 
     [Fact]
     [Trait("Category", "Slow")]
-    public void TwoRanksOfTwoEqualOneProcessOfFourWithAndWithoutZero1AndResumeOnOneRank()
+    public void TwoRanksOfTwoEqualOneProcessOfFourPlainZero1AndPackedAndResumeOnOneRank()
     {
+        string[] packing = ["--pack-per-image", "4"];
         Assert.Equal(0, RunAlone(TrainArguments("single", batchSize: 4)).ExitCode);
+        Assert.Equal(0, RunAlone([.. TrainArguments("single-packed", batchSize: 4), .. packing]).ExitCode);
         var expected = Losses(Path.Combine(temporary, "single"));
         Assert.Equal(6, expected.Length); // 11 samples in global batches of 4: 3 steps per epoch, 2 epochs
-        foreach (var (output, options) in new[] { ("ranks", Array.Empty<string>()), ("zero1", ["--zero1", "--save-every", "3"]) })
+        // Plain, with ZeRO-1, and packed by image (another order: its reference is the packed single process).
+        foreach (var (output, options, reference) in new[] { ("ranks", Array.Empty<string>(), "single"), ("zero1", ["--zero1", "--save-every", "3"], "single"),
+                                                             ("packed", packing, "single-packed") })
         {
             var job = MpiJob.Run(2, [.. TrainArguments(output, batchSize: 2), .. options], TimeSpan.FromMinutes(4));
             Assert.Equal(0, job.ExitCode);
             Assert.Contains("2 ranks (mpi) x 2 samples per batch", job.Output);
+            var alone = Losses(Path.Combine(temporary, reference));
             var actual = Losses(Path.Combine(temporary, output));
-            Assert.Equal(expected.Length, actual.Length);
-            for (int i = 0; i < expected.Length; i++)
-                Assert.True(Math.Abs(expected[i] - actual[i]) < 1e-5, $"{output}, step {i + 1}: loss {actual[i]} with 2 ranks, {expected[i]} alone");
-            AssertSameWeights("single", output);
+            Assert.Equal(alone.Length, actual.Length);
+            for (int i = 0; i < alone.Length; i++)
+                Assert.True(Math.Abs(alone[i] - actual[i]) < 1e-5, $"{output}, step {i + 1}: loss {actual[i]} with 2 ranks, {alone[i]} alone");
+            AssertSameWeights(reference, output);
         }
 
         // The sharded run's checkpoint after step 3 (state gathered into AdamW's layout) resumes in one process,
@@ -110,6 +115,16 @@ public sealed class DataParallelTrainingTests : IDisposable
         Assert.Equal([1], shares[2]);
         Assert.Empty(SampleOrder.RankShare([5], 1, 2)); // the last batch may leave a rank nothing
         Assert.Throws<ArgumentOutOfRangeException>(() => SampleOrder.RankShare(global, 3, 3));
+    }
+
+    [Fact]
+    public void PackingByImageDealsOutWholeRunsOfOneImage()
+    {
+        int[] global = [0, 1, 2, 3, 4, 5];
+        string?[] images = ["a", "a", null, null, "b", "a"]; // text-only samples are units of their own
+        Func<int, string?> image = i => images[i];
+        Assert.Equal([0, 1, 3, 5], SampleOrder.RankShare(global, 0, 2, image));
+        Assert.Equal([2, 4], SampleOrder.RankShare(global, 1, 2, image));
     }
 
     /// <summary>The same command without mpirun, in a process of its own with the ranks' thread setting.</summary>

@@ -62,7 +62,8 @@ public sealed class BatchLoader(TokenizedDataset dataset, ClipImageProcessor ima
     public IEnumerable<TrainingBatch> Epoch(int epoch, int startBatch = 0, CancellationToken cancellation = default)
     {
         var batches = EpochOrder(epoch).Chunk(options.GlobalBatchSize).Skip(startBatch)
-            .Select(global => SampleOrder.RankShare(global, options.Rank, options.WorldSize)).ToArray();
+            .Select(global => SampleOrder.RankShare(global, options.Rank, options.WorldSize,
+                                                    options.PackByImage ? i => dataset.Samples[i].ImagePath : null)).ToArray();
         var prepared = Channel.CreateBounded<Task<PreparedBatch>>(Math.Max(1, options.Prefetch));
         using var workers = new SemaphoreSlim(options.Workers);
         var producer = Task.Run(async () =>
