@@ -8,46 +8,53 @@ namespace LlavaMed.Cli;
 /// <summary><c>llava-med train</c>: one curriculum stage with the paper's hyper-parameters unless overridden.</summary>
 public static class TrainCommand
 {
-    public static Command Create()
+    /// <summary>The options that define a stage: <c>train</c> runs it, <c>export llava-train</c> writes it for the
+    /// reference trainer.</summary>
+    internal sealed class StageOptions
     {
-        var stageName = new Option<string>("--stage") { Description = "alignment | instruction | downstream", Required = true };
-        var init = new Option<string>("--init") { Description = "checkpoint folder to start from", Required = true };
-        var data = new Option<string>("--data") { Description = "LLaVA conversation JSON", Required = true };
-        var imageRoot = new Option<string>("--image-root") { Description = "folder the records' image paths are relative to", Required = true };
-        var output = new Option<string>("--out") { Description = "output folder (final model, checkpoints, log.jsonl)", Required = true };
-        var tokenizer = new Option<string?>("--tokenizer") { Description = "tokenizer folder (default: --init)" };
-        var epochs = new Option<int?>("--epochs");
-        var lr = new Option<double?>("--lr") { Description = "learning rate" };
-        var projectorLr = new Option<double?>("--projector-lr") { Description = "separate projector learning rate (mm_projector_lr)" };
-        var batchSize = new Option<int?>("--batch-size");
-        var gradAccum = new Option<int?>("--grad-accum") { Description = "gradient accumulation steps" };
-        var maxLength = new Option<int?>("--max-length");
-        var conv = new Option<string?>("--conv") { Description = "conversation template (default: plain for alignment, mistral_instruct otherwise)" };
-        var saveEvery = new Option<int?>("--save-every") { Description = "write a resumable checkpoint every N optimiser steps" };
-        var seed = new Option<int?>("--seed");
-        var loraRank = new Option<int?>("--lora-rank") { Description = "train LoRA adapters of this rank on the language model (merged when saved)" };
-        var loraAlpha = new Option<double>("--lora-alpha") { Description = "LoRA alpha", DefaultValueFactory = _ => 16 };
-        var resume = new Option<bool>("--resume") { Description = "continue from the newest checkpoint in --out" };
-        var packPerImage = new Option<int?>("--pack-per-image")
+        readonly Option<string> stageName = new("--stage") { Description = "alignment | instruction | downstream", Required = true };
+        readonly Option<string> init = new("--init") { Description = "checkpoint folder to start from", Required = true };
+        readonly Option<string> data = new("--data") { Description = "LLaVA conversation JSON", Required = true };
+        readonly Option<string> imageRoot = new("--image-root") { Description = "folder the records' image paths are relative to", Required = true };
+        readonly Option<string> output;
+        readonly Option<string?> tokenizer = new("--tokenizer") { Description = "tokenizer folder (default: --init)" };
+        readonly Option<int?> epochs = new("--epochs");
+        readonly Option<double?> lr = new("--lr") { Description = "learning rate" };
+        readonly Option<double?> projectorLr = new("--projector-lr") { Description = "separate projector learning rate (mm_projector_lr)" };
+        readonly Option<int?> batchSize = new("--batch-size") { Description = "samples per batch on each rank (per_device_train_batch_size)" };
+        readonly Option<int?> gradAccum = new("--grad-accum") { Description = "gradient accumulation steps" };
+        readonly Option<int?> maxLength = new("--max-length");
+        readonly Option<string?> conv = new("--conv") { Description = "conversation template (default: plain for alignment, mistral_instruct otherwise)" };
+        readonly Option<int?> saveEvery = new("--save-every") { Description = "write a resumable checkpoint every N optimiser steps" };
+        readonly Option<int?> seed = new("--seed");
+        readonly Option<int?> loraRank = new("--lora-rank") { Description = "train LoRA adapters of this rank on the language model (merged when saved)" };
+        readonly Option<double> loraAlpha = new("--lora-alpha") { Description = "LoRA alpha", DefaultValueFactory = _ => 16 };
+        readonly Option<int?> packPerImage = new("--pack-per-image")
         {
             Description = "batch up to N questions on one image together and train them as one shared-prefix row (same loss, image encoded once; for VQA sets)",
         };
-        var command = new Command("train", "Train one curriculum stage")
+        readonly PlacementCliOptions placement = new();
+
+        public StageOptions(string outputDescription) =>
+            output = new Option<string>("--out") { Description = outputDescription, Required = true };
+
+        public void AddTo(Command command)
         {
-            stageName, init, data, imageRoot, output, tokenizer, epochs, lr, projectorLr, batchSize, gradAccum, maxLength, conv,
-            saveEvery, seed, loraRank, loraAlpha, resume, packPerImage,
-        };
-        var placement = new PlacementCliOptions();
-        placement.AddTo(command);
-        command.SetAction(parse => CliErrors.Run(parse, (stdout, stderr) =>
+            foreach (var option in new Option[] { stageName, init, data, imageRoot, output, tokenizer, epochs, lr, projectorLr, batchSize, gradAccum,
+                                                  maxLength, conv, saveEvery, seed, loraRank, loraAlpha, packPerImage })
+                command.Options.Add(option);
+        }
+
+        /// <summary><c>--dtype</c> and <c>--device</c>: for commands that train (an export only writes files).</summary>
+        public void AddPlacementTo(Command command) => placement.AddTo(command);
+
+        /// <summary>The stage as the options define it, trained in the stage's default dtype and device.</summary>
+        public TrainingStage Build(ParseResult parse)
         {
             var stage = TrainingStage.ByName(parse.GetValue(stageName)!, parse.GetValue(data)!, parse.GetValue(imageRoot)!,
                                              parse.GetValue(init)!, parse.GetValue(output)!);
-            var decision = placement.Resolve(parse, parse.GetValue(init)!, Workload.Training, stderr);
-            stage = stage with
+            return stage with
             {
-                Dtype = decision.Dtype,
-                Device = decision.Device,
                 TokenizerFolder = parse.GetValue(tokenizer),
                 Epochs = parse.GetValue(epochs) ?? stage.Epochs,
                 LearningRate = parse.GetValue(lr) ?? stage.LearningRate,
@@ -61,9 +68,37 @@ public static class TrainCommand
                 Lora = parse.GetValue(loraRank) is { } rank ? new LoraOptions(rank, parse.GetValue(loraAlpha)) : null,
                 PackPerImage = parse.GetValue(packPerImage) ?? stage.PackPerImage,
             };
-            foreach (var progress in new StageTrainer().Run(stage, parse.GetValue(resume)))
-                stdout.WriteLine(ProgressLine(progress));
-            return 0;
+        }
+
+        /// <summary>The stage with <c>--dtype</c>/<c>--device</c> resolved for training (memory checked, the choice
+        /// printed to <paramref name="log"/>).</summary>
+        public TrainingStage BuildPlaced(ParseResult parse, TextWriter log)
+        {
+            var stage = Build(parse);
+            var decision = placement.Resolve(parse, stage.InitFrom, Workload.Training, log);
+            return stage with { Dtype = decision.Dtype, Device = decision.Device };
+        }
+    }
+
+    public static Command Create()
+    {
+        var stageOptions = new StageOptions("output folder (final model, checkpoints, log.jsonl)");
+        var resume = new Option<bool>("--resume") { Description = "continue from the newest checkpoint in --out" };
+        var timeout = DistributedCommand.TimeoutOption();
+        var zero1 = new Option<bool>("--zero1") { Description = "shard the optimiser state across the ranks (ZeRO stage 1)" };
+        var command = new Command("train", "Train one curriculum stage (data-parallel when started by mpirun or srun)") { resume, timeout, zero1 };
+        stageOptions.AddTo(command);
+        stageOptions.AddPlacementTo(command);
+        command.SetAction(parse => CliErrors.Run(parse, (stdout, stderr) =>
+        {
+            var stage = stageOptions.BuildPlaced(parse, stderr) with { ShardOptimizerState = parse.GetValue(zero1) };
+            var collectives = new Distributed.CollectiveOptions { Timeout = TimeSpan.FromSeconds(parse.GetValue(timeout)) };
+            return DistributedCommand.Run(collectives, stderr, group =>
+            {
+                foreach (var progress in new StageTrainer(group).Run(stage, parse.GetValue(resume)))
+                    if (group.IsMain) stdout.WriteLine(ProgressLine(progress));
+                return 0;
+            });
         }));
         return command;
     }

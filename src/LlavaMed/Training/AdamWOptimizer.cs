@@ -1,4 +1,5 @@
 using LlavaMed.Checkpoints;
+using LlavaMed.Distributed;
 using LlavaMed.Models;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -58,32 +59,54 @@ public sealed class AdamWOptimizer : IDisposable
     {
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
-        using var beta1Scalar = beta1.ToScalar();
-        using var beta2Scalar = beta2.ToScalar();
-        using var oneMinusBeta1 = (1 - beta1).ToScalar();
-        using var oneMinusBeta2 = (1 - beta2).ToScalar();
-        using var epsilonScalar = epsilon.ToScalar();
+        using var hyper = new Hyperparameters(beta1, beta2, epsilon, weightDecay);
         foreach (var group in Groups)
         {
-            double lr = group.LearningRate;
-            using var decay = (1 - lr * weightDecay).ToScalar();
+            using var decay = hyper.Decay(group.LearningRate);
             foreach (var parameter in group.Parameters)
             {
                 var gradient = parameter.grad;
                 if (gradient is null) continue;
                 var state = moments[parameter];
                 state.Step++;
-                if (weightDecay != 0) parameter.mul_(decay);
-                double biasCorrection1 = 1 - Math.Pow(beta1, state.Step);
-                double biasCorrection2 = 1 - Math.Pow(beta2, state.Step);
-                state.ExpAvg.mul_(beta1Scalar).add_(gradient, oneMinusBeta1);
-                state.ExpAvgSq.mul_(beta2Scalar).addcmul_(gradient, gradient, oneMinusBeta2);
-                using var correction2 = Math.Sqrt(biasCorrection2).ToScalar();
-                var denominator = state.ExpAvgSq.sqrt().div_(correction2).add_(epsilonScalar, TensorArithmetic.One);
-                using var stepSize = (-lr / biasCorrection1).ToScalar();
-                parameter.addcdiv_(state.ExpAvg, denominator, stepSize);
+                Update(parameter, gradient, state.ExpAvg, state.ExpAvgSq, state.Step, group.LearningRate, decay, hyper);
             }
         }
+    }
+
+    /// <summary>The hyper-parameters as the explicit Scalars an update passes to libtorch, disposed after the step.</summary>
+    internal sealed class Hyperparameters(double beta1, double beta2, double epsilon, double weightDecay) : IDisposable
+    {
+        public double Beta1 { get; } = beta1;
+        public double Beta2 { get; } = beta2;
+        public double WeightDecay { get; } = weightDecay;
+        public Scalar Beta1Scalar { get; } = beta1.ToScalar();
+        public Scalar Beta2Scalar { get; } = beta2.ToScalar();
+        public Scalar OneMinusBeta1 { get; } = (1 - beta1).ToScalar();
+        public Scalar OneMinusBeta2 { get; } = (1 - beta2).ToScalar();
+        public Scalar Epsilon { get; } = epsilon.ToScalar();
+
+        public Scalar Decay(double learningRate) => (1 - learningRate * WeightDecay).ToScalar();
+
+        public void Dispose()
+        {
+            foreach (var scalar in new[] { Beta1Scalar, Beta2Scalar, OneMinusBeta1, OneMinusBeta2, Epsilon }) scalar.Dispose();
+        }
+    }
+
+    /// <summary>PyTorch's single-tensor AdamW update of one parameter (or a slice of one: ZeRO-1 updates its shard
+    /// of the flat parameters with the same operations), <paramref name="step"/> counted from 1.</summary>
+    internal static void Update(Tensor parameter, Tensor gradient, Tensor expAvg, Tensor expAvgSq, long step, double lr, Scalar decay, Hyperparameters hyper)
+    {
+        if (hyper.WeightDecay != 0) parameter.mul_(decay);
+        double biasCorrection1 = 1 - Math.Pow(hyper.Beta1, step);
+        double biasCorrection2 = 1 - Math.Pow(hyper.Beta2, step);
+        expAvg.mul_(hyper.Beta1Scalar).add_(gradient, hyper.OneMinusBeta1);
+        expAvgSq.mul_(hyper.Beta2Scalar).addcmul_(gradient, gradient, hyper.OneMinusBeta2);
+        using var correction2 = Math.Sqrt(biasCorrection2).ToScalar();
+        var denominator = expAvgSq.sqrt().div_(correction2).add_(hyper.Epsilon, TensorArithmetic.One);
+        using var stepSize = (-lr / biasCorrection1).ToScalar();
+        parameter.addcdiv_(expAvg, denominator, stepSize);
     }
 
     public void Save(string path)
@@ -104,11 +127,7 @@ public sealed class AdamWOptimizer : IDisposable
     public void Load(string path)
     {
         using var file = SafetensorsFile.Open(path);
-        var expected = Entries().SelectMany(e => new[] { $"{e.Key}.exp_avg", $"{e.Key}.exp_avg_sq", $"{e.Key}.step" }).ToHashSet();
-        var missing = expected.Except(file.Names).Order().ToList();
-        var unexpected = file.Names.Except(expected).Order().ToList();
-        if (missing.Count > 0 || unexpected.Count > 0)
-            throw new CheckpointFormatException(path, $"optimiser state does not match the parameter groups; missing [{string.Join(", ", missing)}], unexpected [{string.Join(", ", unexpected)}]");
+        CheckStateNames(file, path, Entries().Select(e => e.Key));
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         foreach (var (key, parameter, state) in Entries())
@@ -124,8 +143,34 @@ public sealed class AdamWOptimizer : IDisposable
         }
     }
 
+    /// <summary>Makes every rank's state rank 0's (both moments and the step counts), as after a resume.</summary>
+    public void BroadcastFromMain(ProcessGroup group)
+    {
+        if (group.WorldSize == 1) return;
+        using var scope = NewDisposeScope();
+        var entries = Entries().ToList();
+        var steps = tensor(entries.Select(e => (float)e.State.Step).ToArray());
+        DataParallel.BroadcastFromMain(group, [steps, .. entries.SelectMany(e => new[] { e.State.ExpAvg, e.State.ExpAvgSq })]);
+        var received = steps.data<float>().ToArray();
+        for (int i = 0; i < entries.Count; i++) entries[i].State.Step = (long)received[i];
+    }
+
+    /// <summary>The state file's key of a parameter: group index and index in the group.</summary>
+    internal static string StateKey(int group, int index) => $"{group}.{index}";
+
+    /// <summary>Fails naming every missing and unexpected entry when a state file does not hold exactly the step count
+    /// and both moments of each key.</summary>
+    internal static void CheckStateNames(SafetensorsFile file, string path, IEnumerable<string> keys)
+    {
+        var expected = keys.SelectMany(k => new[] { $"{k}.exp_avg", $"{k}.exp_avg_sq", $"{k}.step" }).ToHashSet();
+        var missing = expected.Except(file.Names).Order().ToList();
+        var unexpected = file.Names.Except(expected).Order().ToList();
+        if (missing.Count > 0 || unexpected.Count > 0)
+            throw new CheckpointFormatException(path, $"optimiser state does not match the parameter groups; missing [{string.Join(", ", missing)}], unexpected [{string.Join(", ", unexpected)}]");
+    }
+
     IEnumerable<(string Key, Parameter Parameter, Moments State)> Entries() =>
-        Groups.SelectMany((group, g) => group.Parameters.Select((parameter, i) => ($"{g}.{i}", parameter, moments[parameter])));
+        Groups.SelectMany((group, g) => group.Parameters.Select((parameter, i) => (StateKey(g, i), parameter, moments[parameter])));
 
     public void Dispose()
     {

@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using LlavaMed.Checkpoints;
 using LlavaMed.Data;
 using LlavaMed.Data.Batching;
+using LlavaMed.Distributed;
 using LlavaMed.Inference;
 using LlavaMed.Models;
 using LlavaMed.Text;
@@ -23,9 +24,16 @@ public sealed class NonFiniteLossException(string message) : Exception(message);
 /// <summary>Runs one curriculum stage: AdamW with a separate projector learning rate, cosine schedule with
 /// warm-up, gradient accumulation, global-norm clipping, periodic resumable checkpoints (weights in the Hugging
 /// Face layout, optimiser state, position in the data), deterministic on CPU in float32: all randomness derives
-/// from (seed, epoch), so a resumed run continues exactly where the interrupted one was.</summary>
-public sealed class StageTrainer
+/// from (seed, epoch), so a resumed run continues exactly where the interrupted one was.
+/// <para>Data-parallel under a launcher (<paramref name="processGroup"/> of several ranks): every rank starts from
+/// rank 0's trainable weights (and optimiser state on resume), trains its share of each global batch
+/// (<see cref="SampleOrder.RankShare"/>; <see cref="TrainingStage.BatchSize"/> is per rank), weights its loss by the
+/// global count of supervised tokens and sums the gradients over the ranks before clipping and the update, so N ranks
+/// x B train what one process trains with N·B. Rank 0 writes the log, checkpoints and the final model.</para></summary>
+public sealed class StageTrainer(ProcessGroup? processGroup = null)
 {
+    readonly ProcessGroup group = processGroup ?? new SingleProcessGroup();
+
     public const string TrainerStateFile = "trainer_state.json";
     public const string OptimizerStateFile = "optimizer.safetensors";
     public const string LogFile = "log.jsonl";
@@ -48,7 +56,7 @@ public sealed class StageTrainer
         var dataset = TokenizedDataset.Create(samples, stage.Template, pipeline.Tokenizer, stage.MaxLength, stage.ImageRoot);
         var loader = new BatchLoader(dataset, pipeline.ImageProcessor, new BatchOptions
         {
-            BatchSize = stage.BatchSize, Seed = stage.Seed, GroupByModalityLength = stage.GroupByModalityLength,
+            BatchSize = stage.BatchSize, Rank = group.Rank, WorldSize = group.WorldSize, Seed = stage.Seed, GroupByModalityLength = stage.GroupByModalityLength,
             PackPerImage = stage.PackPerImage, PackedRowTokens = PackedRowTokens(stage, model.Config),
         });
         int stepsPerEpoch = (loader.BatchesPerEpoch + stage.GradientAccumulation - 1) / stage.GradientAccumulation;
@@ -64,20 +72,34 @@ public sealed class StageTrainer
             lora.Load(adapterFile.Names.ToDictionary(n => n, n => adapterFile.ReadTensor(n)));
         }
         var groups = ParameterGroups(model, stage, lora);
-        using var optimizer = new AdamWOptimizer(groups.Select(g => new ParameterGroup(g.Parameters, g.LearningRate)), weightDecay: stage.WeightDecay);
-        var state = resumeFrom is null ? new TrainerState(0, 0, 0) : TrainerState.Read(resumeFrom);
-        if (resumeFrom is not null) optimizer.Load(Path.Combine(resumeFrom, OptimizerStateFile));
+        DataParallel.BroadcastFromMain(group, groups.SelectMany(g => g.Parameters).ToList<Tensor>());
+        var optimizerGroups = groups.Select(g => new ParameterGroup(g.Parameters, g.LearningRate)).ToList();
+        // ZeRO-1 keeps only this rank's shard of the optimiser state; otherwise every rank holds all of it.
+        using var optimizer = stage.ShardOptimizerState ? null : new AdamWOptimizer(optimizerGroups, weightDecay: stage.WeightDecay);
+        using var sharded = stage.ShardOptimizerState ? new ZeroAdamWOptimizer(optimizerGroups, group, weightDecay: stage.WeightDecay) : null;
+        int globalBatchSize = stage.BatchSize * group.WorldSize;
+        var state = resumeFrom is null ? new TrainerState(0, 0, 0) { GlobalBatchSize = globalBatchSize } : TrainerState.Read(resumeFrom);
+        if (resumeFrom is not null)
+        {
+            if (state.GlobalBatchSize is { } saved && saved != globalBatchSize)
+                throw new ArgumentException($"{resumeFrom} was trained with global batches of {saved} samples, this run has {group.WorldSize} rank(s) x {stage.BatchSize} = {globalBatchSize}: resume with ranks x --batch-size = {saved}");
+            optimizer?.Load(Path.Combine(resumeFrom, OptimizerStateFile));
+            optimizer?.BroadcastFromMain(group);
+            sharded?.Load(Path.Combine(resumeFrom, OptimizerStateFile));
+        }
         int startStep = state.Step;
         yield return Progress(stage, state, totalSteps, double.NaN, 0, 0, TimeSpan.Zero, TimeSpan.Zero,
                               resumeFrom is null
                                   ? $"{dataset.Samples.Count} samples, {totalSteps} optimiser steps, {dataset.Report.Truncated} truncated, {dataset.Report.MismatchedIds.Count} with tokenization mismatch"
+                                    + (group.WorldSize > 1 ? $", {group.WorldSize} ranks ({group.Backend}) x {stage.BatchSize} samples per batch" : "")
+                                    + (sharded is null ? "" : ", optimiser state sharded (ZeRO-1)")
                                   : $"resumed from {resumeFrom} at step {state.Step}");
 
         model.train();
         var clock = Stopwatch.StartNew();
         int samplesSeen = 0;
-        using var log = new StreamWriter(Path.Combine(stage.OutputDir, LogFile), append: true);
-        var tensorBoard = stage.TensorBoard ? utils.tensorboard.SummaryWriter(Path.Combine(stage.OutputDir, "tensorboard")) : null;
+        using var log = group.IsMain ? new StreamWriter(Path.Combine(stage.OutputDir, LogFile), append: true) : null;
+        var tensorBoard = stage.TensorBoard && group.IsMain ? utils.tensorboard.SummaryWriter(Path.Combine(stage.OutputDir, "tensorboard")) : null;
         for (int epoch = state.Epoch; epoch < stage.Epochs; epoch++)
         {
             int startBatch = epoch == state.Epoch ? state.BatchInEpoch : 0;
@@ -88,42 +110,55 @@ public sealed class StageTrainer
                 bool lastOfEpoch = batch.Index == loader.BatchesPerEpoch - 1;
                 if (microBatches.Count < stage.GradientAccumulation && !lastOfEpoch) continue;
 
-                // Any randomness in a step (LoRA dropout) comes from (seed, step): a resumed run repeats it exactly.
-                using var stepRandom = new Generator((ulong)stage.Seed * 1_000_003UL + (ulong)state.Step);
+                // Any randomness in a step (LoRA dropout) comes from (seed, step, rank): a resumed run repeats it exactly.
+                using var stepRandom = new Generator((ulong)stage.Seed * 1_000_003UL + (ulong)state.Step + ((ulong)group.Rank << 40));
                 if (lora is not null) lora.DropoutGenerator = stepRandom;
                 double lr = stage.LearningRate * LearningRateSchedule.CosineWithWarmup(state.Step, totalSteps, warmup);
-                foreach (var (group, definition) in optimizer.Groups.Zip(groups))
-                    group.LearningRate = definition.LearningRate * lr / stage.LearningRate;
-                double loss = OptimizerStep(model, optimizer, microBatches, stage.MaxGradNorm);
-                samplesSeen += microBatches.Sum(b => b.Ids.Count);
+                foreach (var (optimizerGroup, definition) in optimizerGroups.Zip(groups))
+                    optimizerGroup.LearningRate = definition.LearningRate * lr / stage.LearningRate;
+                var (loss, stepSamples) = OptimizerStep(model, optimizerGroups, optimizer, sharded, microBatches, stage.MaxGradNorm);
+                samplesSeen += stepSamples;
                 foreach (var used in microBatches) used.Dispose();
                 microBatches.Clear();
                 if (!double.IsFinite(loss))
                     throw new NonFiniteLossException($"{stage.Name}: loss is {loss} at step {state.Step}; the last good checkpoint is kept in {stage.OutputDir}");
 
-                state = lastOfEpoch ? new TrainerState(state.Step + 1, epoch + 1, 0) : new TrainerState(state.Step + 1, epoch, batch.Index + 1);
+                state = (lastOfEpoch ? new TrainerState(state.Step + 1, epoch + 1, 0) : new TrainerState(state.Step + 1, epoch, batch.Index + 1))
+                        with { GlobalBatchSize = globalBatchSize };
                 var elapsed = clock.Elapsed;
                 var remaining = TimeSpan.FromSeconds(elapsed.TotalSeconds / Math.Max(1, state.Step - startStep) * (totalSteps - state.Step));
                 var progress = Progress(stage, state, totalSteps, loss, lr, samplesSeen / Math.Max(elapsed.TotalSeconds, 1e-9), elapsed, remaining);
-                log.WriteLine(JsonSerializer.Serialize(new { step = progress.Step, epoch = progress.Epoch, loss, lr, elapsed_seconds = elapsed.TotalSeconds }));
-                log.Flush();
+                log?.WriteLine(JsonSerializer.Serialize(new { step = progress.Step, epoch = progress.Epoch, loss, lr, elapsed_seconds = elapsed.TotalSeconds,
+                                                               communication_seconds = group.CommunicationTime.TotalSeconds }));
+                log?.Flush();
                 tensorBoard?.add_scalar($"{stage.Name}/loss", (float)loss, state.Step);
                 tensorBoard?.add_scalar($"{stage.Name}/learning_rate", (float)lr, state.Step);
                 if (stage.SaveEverySteps > 0 && state.Step % stage.SaveEverySteps == 0 && state.Step < totalSteps)
                 {
-                    SaveCheckpoint(stage, pipeline, optimizer, lora, state);
-                    progress = progress with { Event = $"checkpoint at step {state.Step}" };
+                    using var gatherScope = NewDisposeScope();
+                    var shardedState = sharded?.GatherState(); // a collective: every rank takes part
+                    if (group.IsMain)
+                    {
+                        SaveCheckpoint(stage, pipeline, path =>
+                        {
+                            if (shardedState is null) optimizer!.Save(path);
+                            else SafetensorsFile.Save(path, shardedState);
+                        }, lora, state);
+                        progress = progress with { Event = $"checkpoint at step {state.Step}" };
+                    }
                 }
                 yield return progress;
             }
         }
         model.eval();
         lora?.Merge();
-        CheckpointWriter.Save(model, stage.OutputDir, tokenizerFolder, pipeline.ImageProcessor.Config, new JsonObject
-        {
-            ["stage"] = stage.Name, ["step"] = state.Step, ["seed"] = stage.Seed, ["init_from"] = stage.InitFrom,
-            ["data"] = stage.DataPath, ["data_fingerprint"] = Fingerprint(stage.DataPath),
-        });
+        if (group.IsMain)
+            CheckpointWriter.Save(model, stage.OutputDir, tokenizerFolder, pipeline.ImageProcessor.Config, new JsonObject
+            {
+                ["stage"] = stage.Name, ["step"] = state.Step, ["seed"] = stage.Seed, ["init_from"] = stage.InitFrom,
+                ["data"] = stage.DataPath, ["data_fingerprint"] = Fingerprint(stage.DataPath),
+            });
+        group.Barrier();
         yield return Progress(stage, state, totalSteps, double.NaN, 0, samplesSeen / Math.Max(clock.Elapsed.TotalSeconds, 1e-9),
                               clock.Elapsed, TimeSpan.Zero, $"saved {stage.OutputDir}");
     }
@@ -137,16 +172,21 @@ public sealed class StageTrainer
     static int PackedRowTokens(TrainingStage stage, LlavaConfig config) =>
         Math.Min(stage.MaxLength, config.TokenizerModelMaxLength ?? int.MaxValue) - (config.Vision.NumPatches - 1);
 
-    /// <summary>One optimiser step over the accumulated micro-batches; returns the mean loss. Each micro-batch's
-    /// loss is scaled by its share of the step's supervised tokens, so accumulation equals one big batch.</summary>
-    static double OptimizerStep(LlavaForCausalLM model, AdamWOptimizer optimizer, List<TrainingBatch> microBatches, double maxGradNorm)
+    /// <summary>One optimiser step over the accumulated micro-batches of every rank; returns the mean loss and the
+    /// number of samples, both over all ranks. Each micro-batch's loss is scaled by its share of the step's supervised
+    /// tokens on all ranks, so accumulation and data parallelism equal one big batch.</summary>
+    (double Loss, int Samples) OptimizerStep(LlavaForCausalLM model, IReadOnlyList<ParameterGroup> optimizerGroups, AdamWOptimizer? optimizer,
+                                             ZeroAdamWOptimizer? sharded, List<TrainingBatch> microBatches, double maxGradNorm)
     {
-        optimizer.ZeroGrad();
+        optimizer?.ZeroGrad();
+        sharded?.ZeroGrad();
+        var parameters = optimizerGroups.SelectMany(g => g.Parameters).ToList();
         using var ignoreIndex = MultimodalSplice.IgnoreIndex.ToScalar();
-        long supervised = microBatches.Sum(b => b.Labels.Sum(l => l.Skip(1).LongCount(x => x != MultimodalSplice.IgnoreIndex)));
+        long supervised = (long)SumOverRanks(microBatches.Sum(b => b.Labels.Sum(l => l.Skip(1).LongCount(x => x != MultimodalSplice.IgnoreIndex))))[0];
         double total = 0;
         foreach (var batch in microBatches)
         {
+            if (batch.Ids.Count == 0) continue; // this rank's share of an epoch's last global batch can be empty
             using var scope = NewDisposeScope();
             using var inputs = model.PrepareInputs(batch.InputIds, batch.PixelValues, batch.Labels, PaddingSide.Right, batch.Segments);
             var loss = model.TrainingLoss(inputs);
@@ -158,9 +198,24 @@ public sealed class StageTrainer
             loss.mul(shareScalar).backward();
             total += loss.item<float>() * share;
         }
-        if (maxGradNorm > 0) nn.utils.clip_grad_norm_(optimizer.Parameters, maxGradNorm);
-        optimizer.Step();
-        return total;
+        if (sharded is not null) sharded.Step(maxGradNorm);
+        else
+        {
+            DataParallel.AllReduceGradients(group, parameters);
+            if (maxGradNorm > 0) nn.utils.clip_grad_norm_(parameters, maxGradNorm);
+            optimizer!.Step();
+        }
+        var global = SumOverRanks(total, microBatches.Sum(b => b.Ids.Count));
+        return (global[0], (int)global[1]);
+    }
+
+    /// <summary>The values summed over the ranks (float64: exact for counts).</summary>
+    double[] SumOverRanks(params double[] values)
+    {
+        if (group.WorldSize == 1) return values;
+        using var sums = tensor(values, ScalarType.Float64);
+        group.AllReduceSum(sums);
+        return sums.data<double>().ToArray();
     }
 
     sealed record GroupDefinition(IReadOnlyList<Parameter> Parameters, double LearningRate);
@@ -189,14 +244,14 @@ public sealed class StageTrainer
 
     /// <summary>Writes <c>checkpoint-STEP/</c> atomically (a temporary folder renamed when complete) and keeps
     /// the newest <see cref="TrainingStage.KeepLastCheckpoints"/>.</summary>
-    static void SaveCheckpoint(TrainingStage stage, LlavaPipeline pipeline, AdamWOptimizer optimizer, LoraAdapters? lora, TrainerState state)
+    static void SaveCheckpoint(TrainingStage stage, LlavaPipeline pipeline, Action<string> saveOptimizerState, LoraAdapters? lora, TrainerState state)
     {
         var final = Path.Combine(stage.OutputDir, $"checkpoint-{state.Step}");
         var temporary = final + ".tmp";
         if (Directory.Exists(temporary)) Directory.Delete(temporary, recursive: true);
         CheckpointWriter.Save(pipeline.Model, temporary, stage.TokenizerFolder ?? stage.InitFrom, pipeline.ImageProcessor.Config,
                               new JsonObject { ["stage"] = stage.Name, ["step"] = state.Step, ["seed"] = stage.Seed });
-        optimizer.Save(Path.Combine(temporary, OptimizerStateFile));
+        saveOptimizerState(Path.Combine(temporary, OptimizerStateFile));
         if (lora is not null) SafetensorsFile.Save(Path.Combine(temporary, AdapterFile), lora.StateDict());
         state.Write(temporary);
         if (Directory.Exists(final)) Directory.Delete(final, recursive: true);
@@ -220,16 +275,23 @@ public sealed class StageTrainer
     }
 }
 
-/// <summary>Where training stands: optimiser steps done, and the next micro-batch's epoch and index.</summary>
+/// <summary>Where training stands: optimiser steps done, and the next micro-batch's epoch and index (in global
+/// batches of <see cref="GlobalBatchSize"/> samples: ranks x batch size, so a run resumes onto another number of ranks
+/// with the same global batch; null in checkpoints written before data parallelism).</summary>
 public sealed record TrainerState(int Step, int Epoch, int BatchInEpoch)
 {
+    public int? GlobalBatchSize { get; init; }
+
     public void Write(string folder) =>
         CheckpointWriter.WriteAtomically(Path.Combine(folder, StageTrainer.TrainerStateFile),
-            JsonSerializer.Serialize(new { step = Step, epoch = Epoch, batch_in_epoch = BatchInEpoch }));
+            JsonSerializer.Serialize(new { step = Step, epoch = Epoch, batch_in_epoch = BatchInEpoch, global_batch_size = GlobalBatchSize }));
 
     public static TrainerState Read(string folder)
     {
         var json = JsonNode.Parse(File.ReadAllText(Path.Combine(folder, StageTrainer.TrainerStateFile)))!;
-        return new TrainerState(json["step"]!.GetValue<int>(), json["epoch"]!.GetValue<int>(), json["batch_in_epoch"]!.GetValue<int>());
+        return new TrainerState(json["step"]!.GetValue<int>(), json["epoch"]!.GetValue<int>(), json["batch_in_epoch"]!.GetValue<int>())
+        {
+            GlobalBatchSize = json["global_batch_size"]?.GetValue<int>(),
+        };
     }
 }

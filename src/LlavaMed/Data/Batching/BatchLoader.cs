@@ -16,7 +16,13 @@ public sealed record TrainingBatch(int Epoch, int Index, IReadOnlyList<string> I
 
 public sealed record BatchOptions
 {
+    /// <summary>Samples per batch on each rank (<c>per_device_train_batch_size</c>).</summary>
     public int BatchSize { get; init; } = 8;
+    /// <summary>Data-parallel training: this process's rank and the number of ranks. The epoch's order is cut into
+    /// global batches of <see cref="GlobalBatchSize"/> and each rank trains its share (<see cref="SampleOrder.RankShare"/>).</summary>
+    public int Rank { get; init; }
+    public int WorldSize { get; init; } = 1;
+    public int GlobalBatchSize => BatchSize * WorldSize;
     public int Seed { get; init; }
     /// <summary>LLaVA's <c>group_by_modality_length</c>: batches hold only image or only text samples.</summary>
     public bool GroupByModalityLength { get; init; } = true;
@@ -42,17 +48,22 @@ public sealed class BatchLoader(TokenizedDataset dataset, ClipImageProcessor ima
     readonly System.Collections.Concurrent.ConcurrentDictionary<string, float[]> imageCache = new(StringComparer.Ordinal);
     long cachedBytes;
 
-    public int BatchesPerEpoch => (dataset.Samples.Count + options.BatchSize - 1) / options.BatchSize;
+    /// <summary>Global batches per epoch: the same on every rank, whatever the number of ranks.</summary>
+    public int BatchesPerEpoch => (dataset.Samples.Count + options.GlobalBatchSize - 1) / options.GlobalBatchSize;
 
+    /// <summary>The epoch's order of all samples (every rank computes the same one from the seed).</summary>
     public int[] EpochOrder(int epoch) =>
         options.PackByImage ? SampleOrder.ImageGroups(dataset.Samples.Select(s => s.ImagePath).ToArray(), options.PackPerImage, options.Seed, epoch).SelectMany(g => g).ToArray()
-        : options.GroupByModalityLength ? SampleOrder.ModalityGrouped(dataset.Samples.Select(s => s.ModalityLength).ToArray(), options.BatchSize, options.Seed, epoch)
+        : options.GroupByModalityLength ? SampleOrder.ModalityGrouped(dataset.Samples.Select(s => s.ModalityLength).ToArray(), options.GlobalBatchSize, options.Seed, epoch)
         : SampleOrder.Shuffle(dataset.Samples.Count, options.Seed, epoch);
 
-    /// <summary>The batches of an epoch from <paramref name="startBatch"/> on (to resume mid-epoch).</summary>
+    /// <summary>This rank's batches of an epoch from global batch <paramref name="startBatch"/> on (to resume
+    /// mid-epoch). A rank whose share of the last global batch is empty gets an empty batch.</summary>
     public IEnumerable<TrainingBatch> Epoch(int epoch, int startBatch = 0, CancellationToken cancellation = default)
     {
-        var batches = EpochOrder(epoch).Chunk(options.BatchSize).Skip(startBatch).ToArray();
+        var batches = EpochOrder(epoch).Chunk(options.GlobalBatchSize).Skip(startBatch)
+            .Select(global => SampleOrder.RankShare(global, options.Rank, options.WorldSize,
+                                                    options.PackByImage ? i => dataset.Samples[i].ImagePath : null)).ToArray();
         var prepared = Channel.CreateBounded<Task<PreparedBatch>>(Math.Max(1, options.Prefetch));
         using var workers = new SemaphoreSlim(options.Workers);
         var producer = Task.Run(async () =>
@@ -104,7 +115,7 @@ public sealed class BatchLoader(TokenizedDataset dataset, ClipImageProcessor ima
     PreparedBatch Prepare(int index, int[] members)
     {
         var samples = members.Select(i => dataset.Samples[i]).ToArray();
-        var rows = options.PackByImage ? ImagePacking.Pack(samples, options.PackedRowTokens) : samples.Select(BatchRow.Plain).ToArray();
+        var rows = samples.Length == 0 ? [] : options.PackByImage ? ImagePacking.Pack(samples, options.PackedRowTokens) : samples.Select(BatchRow.Plain).ToArray();
         var images = rows.Where(r => r.HasImage).Select(r => Preprocessed(r.ImagePath!)).ToArray();
         return new PreparedBatch(index, rows, images, imageProcessor.Config.CropHeight, imageProcessor.Config.CropWidth, options.PackByImage);
     }

@@ -57,6 +57,28 @@ public static class SampleOrder
         return groups;
     }
 
+    /// <summary>A rank's share of a global batch in data-parallel training: every <paramref name="worldSize"/>-th
+    /// sample from position <paramref name="rank"/> on. Ranks together train exactly the samples one process would
+    /// train with the global batch (so N ranks x B equals one process x N·B), and length-sorted batches spread their
+    /// long samples over the ranks. The last batch of an epoch is shared the same way: nothing is dropped or repeated,
+    /// ranks may get one sample fewer than others, or none (an empty batch that still takes part in the step).
+    /// With <paramref name="unitKey"/> (packing by image), consecutive samples with the same key are one unit and the
+    /// units are dealt out instead, so an image's questions stay on one rank and its image is encoded once.</summary>
+    public static int[] RankShare(int[] globalBatch, int rank, int worldSize, Func<int, string?>? unitKey = null)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(rank);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(rank, worldSize);
+        if (unitKey is null) return globalBatch.Where((_, position) => position % worldSize == rank).ToArray();
+        var units = new List<List<int>>();
+        foreach (var sample in globalBatch)
+        {
+            var key = unitKey(sample);
+            if (units.Count > 0 && key is not null && key == unitKey(units[^1][0])) units[^1].Add(sample);
+            else units.Add([sample]);
+        }
+        return units.Where((_, position) => position % worldSize == rank).SelectMany(u => u).ToArray();
+    }
+
     /// <summary>A seed for one random stream of one epoch. Deliberately not HashCode.Combine, which is salted per
     /// process and would change the order between a run and its resumption.</summary>
     internal static int StreamSeed(int seed, int epoch, int stream) =>
