@@ -22,7 +22,7 @@ public sealed class NotebookRunner
                          ?? throw new InvalidOperationException("tests must run inside the repository checkout");
         RunDotnet(["tool", "restore"], RepositoryRoot, PublishTimeout, environment: null);
         // The same command as notebooks/build-library.csx, run unconditionally: it is incremental.
-        RunDotnet(["publish", "src/LlavaMed/LlavaMed.csproj", "-c", "Release", "-r", RuntimeInformation.RuntimeIdentifier,
+        RunDotnet(["publish", "src/LlavaMed.Interactive/LlavaMed.Interactive.csproj", "-c", "Release", "-r", RuntimeInformation.RuntimeIdentifier,
                    "--self-contained", "false", "-o", Path.Combine(RepositoryRoot, "artifacts", "notebook-lib"), "-nologo"],
                   RepositoryRoot, PublishTimeout, environment: null);
     }
