@@ -14,7 +14,7 @@ public sealed class NotebookTests(NotebookRunner runner) : IClassFixture<Noteboo
     [MemberData(nameof(Notebooks))]
     public void NotebookRunsWithoutErrors(string notebookName)
     {
-        runner.Run(notebookName).AssertSucceeded();
+        runner.Run(notebookName).AssertSucceeded().AssertLight();
     }
 
     [Fact]
