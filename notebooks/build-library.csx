@@ -1,7 +1,7 @@
 // Publishes src/LlavaMed.Interactive (the kernel adapter, with the LlavaMed library it references) into
 // artifacts/notebook-lib/ (what the notebooks #r) when it is missing or older than the sources. Loaded by each
 // notebook's first cell: `#load "build-library.csx"`. A kernel keeps the assemblies it has loaded, so when this kernel
-// already holds a LlavaMed assembly that differs from the one on disk, the cell fails and says to restart the kernel.
+// already holds a LlavaMed assembly other than the one on disk, the cell fails and says to restart the kernel.
 using System.Diagnostics;
 using System.IO;
 using System.Reflection.Metadata;
@@ -81,5 +81,6 @@ var staleAssemblies = AppDomain.CurrentDomain.GetAssemblies()
     .ToList();
 if (staleAssemblies.Count > 0)
     throw new InvalidOperationException(
-        $"This kernel has an older {string.Join(" and ", staleAssemblies)} loaded than the one in {notebookLibrary}. "
+        $"This kernel has another build of {string.Join(" and ", staleAssemblies)} loaded than the one now in {notebookLibrary} "
+        + "(a kernel keeps the assemblies it has loaded). "
         + "Restart the kernel (Polyglot Notebooks: \"Restart\" in the notebook toolbar) and run the notebook again.");

@@ -60,9 +60,24 @@ public sealed class FormatterTests
         var progress = await ShowAsync("new LlavaMed.Training.TrainingProgress(\"downstream\", 1, 3, 10, 0.5, 2e-5, 4.0, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(12))");
         var report = await ShowAsync("new LlavaMed.Evaluation.VqaReport(null, new LlavaMed.Evaluation.StrictScores(4, 2, 2, 0, 0.25, 0.1, 0.5, 0.5, 0.3, 0.75, 0.4))");
 
+        var answers = await ShowAsync("new List<LlavaMed.Evaluation.AnswerRecord> { new(\"q1\", \"A?\", \"no\", \"a1\", \"m\"), new(\"q2\", \"B?\", \"left\", \"a2\", \"m\") }");
+
         Assert.Contains("<tr><td>q7</td><td>Is it?</td><td>yes</td><td>tiny</td></tr>", answer);
+        Assert.Contains("<tr><td>q1</td><td>A?</td><td>no</td><td>m</td></tr><tr><td>q2</td><td>B?</td><td>left</td><td>m</td></tr>", answers);
         Assert.Contains("<td>downstream</td><td>1</td><td>3/10</td><td>0.5000</td>", progress);
         Assert.Contains("<td>strict</td><td>closed_accuracy</td><td>50.0</td>", report);
+    }
+
+    [Fact]
+    public async Task AsAKernelExtensionItRegistersTheSameFormatters()
+    {
+        using var session = new KernelSession();
+        Microsoft.DotNet.Interactive.Formatting.Formatter.ResetToDefault();
+        await new WorkbenchKernelExtension().OnLoadAsync(session.Kernel);
+
+        var html = LlavaMed.Notebooks.TensorSummary.Of(TorchSharp.torch.zeros(2)).ToHtml().Html;
+        Assert.Equal(html, Microsoft.DotNet.Interactive.Formatting.Formatter.ToDisplayString(TorchSharp.torch.zeros(2), "text/html"));
+        Assert.Contains("<td>[2]</td>", html);
     }
 
     [Fact]
