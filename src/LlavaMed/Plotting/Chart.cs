@@ -58,7 +58,8 @@ public sealed class Chart : IHtmlView
     public override string ToString() => Title is null ? "Chart" : $"Chart: {Title}";
 
     /// <summary>A script element holding plotly.js (about 3.6 MB). It does nothing when the page has plotly.js already;
-    /// otherwise it loads it and then draws the charts that were queued before it (<see cref="HtmlSharingPlotlyJs"/>).</summary>
+    /// otherwise it loads it and then draws the charts that were queued before it (<see cref="HtmlSharingPlotlyJs"/>);
+    /// a queued chart whose output a live update has replaced meanwhile has no div any more and is passed over.</summary>
     public static string PlotlyScriptElement() =>
         // plotly.js is a UMD bundle: hiding AMD/CommonJS loaders (e.g. a notebook's require.js) makes it always set
         // the global Plotly that the figures call.
