@@ -1,8 +1,11 @@
-// Publishes src/LlavaMed into artifacts/notebook-lib/ (what the notebooks #r) when it is missing or older than
-// the library's sources. Loaded by each notebook's first cell: `#load "build-library.csx"`.
-// After it rebuilds, restart the kernel so the next #r picks up the new LlavaMed.dll.
+// Publishes src/LlavaMed.Interactive (the kernel adapter, with the LlavaMed library it references) into
+// artifacts/notebook-lib/ (what the notebooks #r) when it is missing or older than the sources. Loaded by each
+// notebook's first cell: `#load "build-library.csx"`. A kernel keeps the assemblies it has loaded, so when this kernel
+// already holds a LlavaMed assembly other than the one on disk, the cell fails and says to restart the kernel.
 using System.Diagnostics;
 using System.IO;
+using System.Reflection.Metadata;
+using System.Reflection.PortableExecutable;
 using System.Runtime.InteropServices;
 
 static string FindRepositoryRoot()
@@ -31,8 +34,9 @@ var repositoryRoot = FindRepositoryRoot();
 var notebookLibrary = Path.Combine(repositoryRoot, "artifacts", "notebook-lib");
 var sources = SourceFiles(Path.Combine(repositoryRoot, "src", "LlavaMed"))
     .Concat(SourceFiles(Path.Combine(repositoryRoot, "src", "LlavaMed.Plotting")))
+    .Concat(SourceFiles(Path.Combine(repositoryRoot, "src", "LlavaMed.Interactive")))
     .Concat(Directory.EnumerateFiles(repositoryRoot, "Directory.*").Where(IsBuildInput));
-var libraryIsCurrent = File.Exists(Path.Combine(notebookLibrary, "LlavaMed.dll"))
+var libraryIsCurrent = File.Exists(Path.Combine(notebookLibrary, "LlavaMed.Interactive.dll"))
     && NewestWrite(Directory.EnumerateFiles(notebookLibrary, "*.dll", SearchOption.AllDirectories)) >= NewestWrite(sources);
 
 if (libraryIsCurrent)
@@ -48,7 +52,7 @@ else
         RedirectStandardOutput = true,
         RedirectStandardError = true,
     };
-    foreach (var argument in new[] { "publish", "src/LlavaMed/LlavaMed.csproj", "-c", "Release",
+    foreach (var argument in new[] { "publish", "src/LlavaMed.Interactive/LlavaMed.Interactive.csproj", "-c", "Release",
                                      "-r", RuntimeInformation.RuntimeIdentifier, "--self-contained", "false",
                                      "-o", notebookLibrary, "-nologo" })
         publish.ArgumentList.Add(argument);
@@ -58,5 +62,25 @@ else
     process.WaitForExit();
     if (process.ExitCode != 0)
         throw new InvalidOperationException($"dotnet publish failed ({process.ExitCode}):\n{output}\n{errorTask.Result}");
-    Console.WriteLine("Done. If this kernel had already loaded LlavaMed.dll, restart it to use the new build.");
+    Console.WriteLine("Done.");
 }
+
+// The module version id changes with every compilation that changes the assembly.
+static Guid ModuleVersionId(string path)
+{
+    using var reader = new PEReader(File.OpenRead(path));
+    var metadata = reader.GetMetadataReader();
+    return metadata.GetGuid(metadata.GetModuleDefinition().Mvid);
+}
+
+var staleAssemblies = AppDomain.CurrentDomain.GetAssemblies()
+    .Where(assembly => assembly.GetName().Name is "LlavaMed" or "LlavaMed.Interactive")
+    .Where(assembly => File.Exists(Path.Combine(notebookLibrary, assembly.GetName().Name + ".dll"))
+                       && assembly.ManifestModule.ModuleVersionId != ModuleVersionId(Path.Combine(notebookLibrary, assembly.GetName().Name + ".dll")))
+    .Select(assembly => assembly.GetName().Name)
+    .ToList();
+if (staleAssemblies.Count > 0)
+    throw new InvalidOperationException(
+        $"This kernel has another build of {string.Join(" and ", staleAssemblies)} loaded than the one now in {notebookLibrary} "
+        + "(a kernel keeps the assemblies it has loaded). "
+        + "Restart the kernel (Polyglot Notebooks: \"Restart\" in the notebook toolbar) and run the notebook again.");

@@ -6,7 +6,6 @@ using SkiaSharp;
 namespace LlavaMed.Notebooks;
 
 /// <summary>A piece of HTML that notebooks display as such (e.g. an inline image).</summary>
-[TypeFormatterSource(typeof(HtmlFormatterSource), PreferredMimeTypes = [HtmlFormatterSource.HtmlMimeType])]
 public sealed class HtmlView(string html) : IHtmlView
 {
     public string Html { get; } = html;
@@ -46,8 +45,8 @@ public sealed class HtmlView(string html) : IHtmlView
     }
 
     /// <summary>A data frame as a table: its first <paramref name="maxRows"/> rows (a note says how many more there
-    /// are), numbers formatted invariantly with up to <paramref name="decimals"/> decimals. The kernels have no
-    /// DataFrame formatter of their own unless the package is loaded through NuGet, so notebooks show frames this way.</summary>
+    /// are), numbers formatted invariantly with up to <paramref name="decimals"/> decimals. The notebook kernel
+    /// adapter shows every DataFrame this way.</summary>
     public static HtmlView Table(DataFrame frame, int maxRows = 50, int decimals = 3)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(maxRows);

@@ -3,10 +3,11 @@ using LlavaMed.Notebooks;
 
 namespace LlavaMed.Plotting;
 
-/// <summary>A rendered Plotly chart (see <see cref="Charts"/>). Notebooks display it as HTML; every fragment and
-/// page embeds plotly.js itself, so charts work offline. The same chart description also renders to static PNG and
-/// SVG files for papers (<see cref="SavePng"/>, <see cref="SaveSvg"/>) through ScottPlot, without a browser.</summary>
-[TypeFormatterSource(typeof(HtmlFormatterSource), PreferredMimeTypes = [HtmlFormatterSource.HtmlMimeType])]
+/// <summary>A rendered Plotly chart (see <see cref="Charts"/>). Notebooks display it as HTML: <see cref="Html"/> embeds
+/// plotly.js itself, <see cref="HtmlSharingPlotlyJs"/> relies on one <see cref="PlotlyScriptElement"/> elsewhere on the
+/// page (the notebook kernel adapter sends that once per notebook); either way charts work offline. The same chart
+/// description also renders to static PNG and SVG files for papers (<see cref="SavePng"/>, <see cref="SaveSvg"/>)
+/// through ScottPlot, without a browser.</summary>
 public sealed class Chart : IHtmlView
 {
     private readonly Lazy<string> html;
@@ -30,6 +31,10 @@ public sealed class Chart : IHtmlView
     /// followed by the chart.</summary>
     public string Html => html.Value;
 
+    /// <summary>The chart without plotly.js (a few kilobytes): drawn at once when the page has plotly.js already, and
+    /// otherwise queued until a <see cref="PlotlyScriptElement"/> later on the page loads it.</summary>
+    public string HtmlSharingPlotlyJs => $"<div class=\"llavamed-chart\">{PlotlyQueueElement}{FigureHtml}</div>";
+
     /// <summary>The chart's div and drawing script, without plotly.js.</summary>
     internal string FigureHtml { get; }
 
@@ -52,12 +57,22 @@ public sealed class Chart : IHtmlView
 
     public override string ToString() => Title is null ? "Chart" : $"Chart: {Title}";
 
-    internal static string PlotlyScriptElement() =>
+    /// <summary>A script element holding plotly.js (about 3.6 MB). It does nothing when the page has plotly.js already;
+    /// otherwise it loads it and then draws the charts that were queued before it (<see cref="HtmlSharingPlotlyJs"/>);
+    /// a queued chart whose output a live update has replaced meanwhile has no div any more and is passed over.</summary>
+    public static string PlotlyScriptElement() =>
         // plotly.js is a UMD bundle: hiding AMD/CommonJS loaders (e.g. a notebook's require.js) makes it always set
         // the global Plotly that the figures call.
-        "<script type=\"text/javascript\">if (typeof window.Plotly === 'undefined') { (function (define, module, exports) {\n"
+        "<script type=\"text/javascript\">if (typeof window.Plotly === 'undefined' || window.Plotly.llavamedQueue) {\n"
+        + "var llavamedQueue = window.Plotly ? window.Plotly.llavamedQueue : [];\n(function (define, module, exports) {\n"
         + PlottingRenderer.PlotlyJavaScript
-        + "\n}).call(window); }</script>";
+        + "\n}).call(window);\n"
+        + "llavamedQueue.forEach(function (call) { try { window.Plotly.newPlot.apply(window.Plotly, call); } catch (e) { } }); }</script>";
+
+    /// <summary>Until plotly.js is loaded, <c>Plotly.newPlot</c> only remembers its arguments.</summary>
+    const string PlotlyQueueElement =
+        "<script type=\"text/javascript\">if (typeof window.Plotly === 'undefined') { window.Plotly = { llavamedQueue: [], "
+        + "newPlot: function () { window.Plotly.llavamedQueue.push(arguments); } }; }</script>";
 
     internal static string Page(string title, IEnumerable<Chart> charts) =>
         "<!DOCTYPE html>\n<html>\n<head>\n<meta charset=\"utf-8\" />\n"

@@ -6,7 +6,7 @@ namespace LlavaMed.Tests.Notebooks.Stages;
 public sealed class AblationNotebookTests(NotebookRunner runner, StageNotebookCache cache)
     : IClassFixture<NotebookRunner>, IClassFixture<StageNotebookCache>
 {
-    NotebookRun Run(string name) => runner.Run(name, "ablations", cache.Environment).AssertSucceeded();
+    NotebookRun Run(string name) => runner.Run(name, "ablations", cache.Environment).AssertSucceeded().AssertLight();
 
     [Fact]
     public void AblationNotebookRunsThePaperGridAndPlotsEachAxis()

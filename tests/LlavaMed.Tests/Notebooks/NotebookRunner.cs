@@ -22,7 +22,7 @@ public sealed class NotebookRunner
                          ?? throw new InvalidOperationException("tests must run inside the repository checkout");
         RunDotnet(["tool", "restore"], RepositoryRoot, PublishTimeout, environment: null);
         // The same command as notebooks/build-library.csx, run unconditionally: it is incremental.
-        RunDotnet(["publish", "src/LlavaMed/LlavaMed.csproj", "-c", "Release", "-r", RuntimeInformation.RuntimeIdentifier,
+        RunDotnet(["publish", "src/LlavaMed.Interactive/LlavaMed.Interactive.csproj", "-c", "Release", "-r", RuntimeInformation.RuntimeIdentifier,
                    "--self-contained", "false", "-o", Path.Combine(RepositoryRoot, "artifacts", "notebook-lib"), "-nologo"],
                   RepositoryRoot, PublishTimeout, environment: null);
     }
@@ -128,6 +128,27 @@ public sealed record NotebookRun(string NotebookName, string OutputPath, int Exi
         Assert.True(Errors.Count == 0, Describe());
         return this;
     }
+
+    /// <summary>The most an executed notebook may weigh: images and tables, plus plotly.js once.</summary>
+    public const long MaxExecutedBytes = 5 * 1024 * 1024;
+
+    /// <summary>Fails unless the executed copy weighs at most <see cref="MaxExecutedBytes"/> and holds plotly.js (3.6
+    /// MB) at most once, and exactly once when it shows a chart.</summary>
+    public NotebookRun AssertLight()
+    {
+        var bytes = new FileInfo(OutputPath).Length;
+        var text = File.ReadAllText(OutputPath);
+        var plotlyJsCopies = System.Text.RegularExpressions.Regex.Count(text, System.Text.RegularExpressions.Regex.Escape(PlotlyJsBanner));
+        TestContext.Current.TestOutputHelper?.WriteLine($"{NotebookName}: {bytes:N0} bytes, plotly.js {plotlyJsCopies}x");
+        Assert.True(bytes <= MaxExecutedBytes, $"{OutputPath}: {bytes:N0} bytes (at most {MaxExecutedBytes:N0})");
+        var showsCharts = text.Contains("class=\\\"llavamed-chart\\\"", StringComparison.Ordinal);   // as escaped in the JSON
+        Assert.True(plotlyJsCopies == (showsCharts ? 1 : 0),
+                    $"{OutputPath}: plotly.js {plotlyJsCopies} times in a notebook {(showsCharts ? "with" : "without")} charts");
+        return this;
+    }
+
+    /// <summary>The first line of the plotly.js bundle.</summary>
+    public const string PlotlyJsBanner = "plotly.js v2.";
 
     public string Describe() =>
         $"{NotebookName}: exit code {ExitCode} after {Elapsed.TotalSeconds:F1} s; executed copy: {OutputPath}\n"

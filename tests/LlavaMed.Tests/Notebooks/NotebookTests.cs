@@ -14,7 +14,7 @@ public sealed class NotebookTests(NotebookRunner runner) : IClassFixture<Noteboo
     [MemberData(nameof(Notebooks))]
     public void NotebookRunsWithoutErrors(string notebookName)
     {
-        runner.Run(notebookName).AssertSucceeded();
+        runner.Run(notebookName).AssertSucceeded().AssertLight();
     }
 
     [Fact]
@@ -50,7 +50,7 @@ public sealed class NotebookTests(NotebookRunner runner) : IClassFixture<Noteboo
                 ["LLAVAMED_SHARED"] = emptyShared.FullName, ["LLAVAMED_CACHE"] = emptyCache.FullName,
             });
 
-            Assert.True(run.ExitCode == 0, run.Describe());
+            run.AssertSucceeded().AssertLight();
             Assert.Contains("the workbench's own demo checkpoint", run.Text);
             Assert.Contains("<figcaption>demo-chest-xray.png (256x256)</figcaption>", run.Html);
             Assert.Contains("Most likely first answer tokens", run.Html);
@@ -98,7 +98,7 @@ public sealed class NotebookTests(NotebookRunner runner) : IClassFixture<Noteboo
         {
             var run = runner.Run("01-data.ipynb", "no-shared", new Dictionary<string, string> { ["LLAVAMED_SHARED"] = emptyShared.FullName });
 
-            run.AssertSucceeded();
+            run.AssertSucceeded().AssertLight();
             Assert.Contains($"VQA-RAD not found in {Path.Combine(emptyShared.FullName, "datasets", "vqa-rad")}", run.Text + run.Html);
             Assert.Contains("Figures per domain", run.Html);
         }

@@ -28,7 +28,7 @@ public sealed class StageNotebookTests(NotebookRunner runner, StageNotebookCache
 {
     NotebookRun Run(string name)
     {
-        var run = runner.Run(name, "stages", cache.Environment).AssertSucceeded();
+        var run = runner.Run(name, "stages", cache.Environment).AssertSucceeded().AssertLight();
         Assert.Contains(Path.Combine("notebooks", "curriculum-quick-0"), run.Text);
         Assert.Contains("Plotly.newPlot", run.Html);
         return run;

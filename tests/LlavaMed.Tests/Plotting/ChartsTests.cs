@@ -73,23 +73,21 @@ public class ChartsTests
     }
 
     [Fact]
-    public void ChartsAndHtmlViewsDeclareTheNotebookHtmlFormatter()
+    public void ChartSharingPlotlyJsCarriesOnlyItsFigureAndWaitsForTheOnePlotlyJsOfThePage()
     {
-        foreach (var type in new[] { typeof(Chart), typeof(HtmlView) })
-        {
-            // .NET Interactive matches the attribute by name and reads these members by reflection.
-            var attribute = Assert.Single(type.GetCustomAttributes(true), a => a.GetType().Name == "TypeFormatterSourceAttribute");
-            var sourceType = (Type)attribute.GetType().GetProperty("FormatterSourceType")!.GetValue(attribute)!;
-            var source = Activator.CreateInstance(sourceType)!;
-            var formatter = Assert.Single((IEnumerable<object>)sourceType.GetMethod("CreateTypeFormatters")!.Invoke(source, null)!);
-            Assert.Equal("text/html", formatter.GetType().GetProperty("MimeType")!.GetValue(formatter));
+        var chart = Charts.Bar(["a", "b"], new[] { 1.0, 2.0 }, "shared");
 
-            var writer = new StringWriter();
-            var handled = formatter.GetType().GetMethod("Format", [typeof(object), typeof(TextWriter)])!
-                .Invoke(formatter, [new HtmlView("<b>hi</b>"), writer]);
-            Assert.Equal(true, handled);
-            Assert.Equal("<b>hi</b>", writer.ToString());
-        }
+        var shared = chart.HtmlSharingPlotlyJs;
+
+        Assert.DoesNotContain(PlotlyJsBanner, shared);
+        Assert.Contains("Plotly.newPlot", shared);
+        Assert.True(shared.Length < 20_000, $"{shared.Length} characters");
+        // Before plotly.js is there, a stand-in Plotly queues the figure; the script element replays the queue.
+        Assert.True(shared.IndexOf("llavamedQueue.push", StringComparison.Ordinal) < shared.IndexOf("Plotly.newPlot", StringComparison.Ordinal));
+        var script = Chart.PlotlyScriptElement();
+        Assert.Contains(PlotlyJsBanner, script);
+        Assert.True(script.IndexOf(PlotlyJsBanner, StringComparison.Ordinal) < script.IndexOf("llavamedQueue.forEach", StringComparison.Ordinal));
+        Assert.Single(AllIndexesOf(chart.Html, PlotlyJsBanner));
     }
 
     [Fact]
