@@ -17,14 +17,19 @@ public sealed class ParameterGroup(IReadOnlyList<Parameter> parameters, double l
 /// <summary>AdamW with decoupled weight decay (Loshchilov and Hutter; PyTorch's single-tensor update, which
 /// TorchSharp's AdamW also follows, in the same order of operations, so results match it bit for bit). Written here
 /// because TorchSharp's AdamW creates Scalars that nothing keeps alive on every step (see
-/// <see cref="TensorArithmetic"/>). The state (step count and both moments of every parameter) is saved as
-/// safetensors, <c>{group}.{index}.exp_avg</c> etc., so a resumed run continues exactly.</summary>
+/// <see cref="TensorArithmetic"/>). Mixed precision: the moments are float32 whatever the parameters' dtype, and a
+/// parameter that is not float32 (bf16 full fine-tuning) is stepped as a float32 master copy that is then rounded into
+/// it: stepping a bf16 weight directly loses every update smaller than half its spacing (1.0 + 1e-4 is 1.0 in bf16),
+/// so training silently stops. The state (step count, both moments and any master copy of every parameter) is saved
+/// as safetensors, <c>{group}.{index}.exp_avg</c> etc., so a resumed run continues exactly.</summary>
 public sealed class AdamWOptimizer : IDisposable
 {
-    sealed class Moments(Tensor expAvg, Tensor expAvgSq)
+    sealed class Moments(Tensor expAvg, Tensor expAvgSq, Tensor? master)
     {
         public Tensor ExpAvg { get; } = expAvg;
         public Tensor ExpAvgSq { get; } = expAvgSq;
+        /// <summary>The float32 weights a lower-precision parameter is a rounding of; null for float32 parameters.</summary>
+        public Tensor? Master { get; } = master;
         public long Step { get; set; }
     }
 
@@ -38,7 +43,9 @@ public sealed class AdamWOptimizer : IDisposable
         Groups = groups.ToList();
         (this.beta1, this.beta2, this.epsilon, this.weightDecay) = (beta1, beta2, epsilon, weightDecay);
         foreach (var parameter in Parameters)
-            moments[parameter] = new Moments(zeros_like(parameter).DetachFromDisposeScope(), zeros_like(parameter).DetachFromDisposeScope());
+            moments[parameter] = new Moments(zeros_like(parameter, dtype: float32).DetachFromDisposeScope(),
+                                             zeros_like(parameter, dtype: float32).DetachFromDisposeScope(),
+                                             parameter.dtype == float32 ? null : parameter.to(float32).DetachFromDisposeScope());
     }
 
     public IEnumerable<Parameter> Parameters => Groups.SelectMany(g => g.Parameters);
@@ -72,8 +79,10 @@ public sealed class AdamWOptimizer : IDisposable
                 var gradient = parameter.grad;
                 if (gradient is null) continue;
                 var state = moments[parameter];
+                var weights = state.Master ?? parameter;
+                gradient = gradient.to(float32);
                 state.Step++;
-                if (weightDecay != 0) parameter.mul_(decay);
+                if (weightDecay != 0) weights.mul_(decay);
                 double biasCorrection1 = 1 - Math.Pow(beta1, state.Step);
                 double biasCorrection2 = 1 - Math.Pow(beta2, state.Step);
                 state.ExpAvg.mul_(beta1Scalar).add_(gradient, oneMinusBeta1);
@@ -81,7 +90,8 @@ public sealed class AdamWOptimizer : IDisposable
                 using var correction2 = Math.Sqrt(biasCorrection2).ToScalar();
                 var denominator = state.ExpAvgSq.sqrt().div_(correction2).add_(epsilonScalar, TensorArithmetic.One);
                 using var stepSize = (-lr / biasCorrection1).ToScalar();
-                parameter.addcdiv_(state.ExpAvg, denominator, stepSize);
+                weights.addcdiv_(state.ExpAvg, denominator, stepSize);
+                if (state.Master is not null) parameter.copy_(state.Master);
             }
         }
     }
@@ -95,6 +105,7 @@ public sealed class AdamWOptimizer : IDisposable
             tensors[$"{key}.exp_avg"] = state.ExpAvg;
             tensors[$"{key}.exp_avg_sq"] = state.ExpAvgSq;
             tensors[$"{key}.step"] = tensor(new[] { state.Step });
+            if (state.Master is not null) tensors[$"{key}.master"] = state.Master;
         }
         SafetensorsFile.Save(path, tensors);
     }
@@ -104,7 +115,8 @@ public sealed class AdamWOptimizer : IDisposable
     public void Load(string path)
     {
         using var file = SafetensorsFile.Open(path);
-        var expected = Entries().SelectMany(e => new[] { $"{e.Key}.exp_avg", $"{e.Key}.exp_avg_sq", $"{e.Key}.step" }).ToHashSet();
+        var expected = Entries().SelectMany(e => new[] { $"{e.Key}.exp_avg", $"{e.Key}.exp_avg_sq", $"{e.Key}.step" }
+            .Concat(e.State.Master is null ? [] : [$"{e.Key}.master"])).ToHashSet();
         var missing = expected.Except(file.Names).Order().ToList();
         var unexpected = file.Names.Except(expected).Order().ToList();
         if (missing.Count > 0 || unexpected.Count > 0)
@@ -113,7 +125,9 @@ public sealed class AdamWOptimizer : IDisposable
         using var noGrad = no_grad();
         foreach (var (key, parameter, state) in Entries())
         {
-            foreach (var (suffix, target) in new[] { ("exp_avg", state.ExpAvg), ("exp_avg_sq", state.ExpAvgSq) })
+            var targets = new List<(string, Tensor)> { ("exp_avg", state.ExpAvg), ("exp_avg_sq", state.ExpAvgSq) };
+            if (state.Master is not null) targets.Add(("master", state.Master));
+            foreach (var (suffix, target) in targets)
             {
                 var saved = file.ReadTensor($"{key}.{suffix}");
                 if (!saved.shape.SequenceEqual(parameter.shape))
@@ -133,6 +147,7 @@ public sealed class AdamWOptimizer : IDisposable
         {
             state.ExpAvg.Dispose();
             state.ExpAvgSq.Dispose();
+            state.Master?.Dispose();
         }
         moments.Clear();
     }

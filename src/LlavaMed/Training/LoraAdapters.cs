@@ -8,7 +8,9 @@ namespace LlavaMed.Training;
 
 /// <summary>LoRA (Hu et al. 2021) on the language model's linear layers, attached as forward hooks so the
 /// model's own modules and checkpoint keys stay as they are: y = W x + (alpha / rank) B A dropout(x), with A
-/// Kaiming-uniform and B zero so training starts from the base model. <see cref="Merge"/> folds B A into W and
+/// Kaiming-uniform and B zero so training starts from the base model. A and B are float32 whatever the base's dtype,
+/// and the adapter path runs in float32 as PEFT does (input cast to float32, the bf16 base output added in float32,
+/// the sum cast back), so a bfloat16 base trains float32 adapters. <see cref="Merge"/> folds B A into W and
 /// detaches the hooks, leaving a plain model to save in the released layout.</summary>
 public sealed class LoraAdapters : IDisposable
 {
@@ -29,19 +31,20 @@ public sealed class LoraAdapters : IDisposable
     /// from a private generator seeded with <paramref name="seed"/>.</summary>
     public static LoraAdapters Attach(LlavaForCausalLM model, LoraOptions options, ulong seed)
     {
+        options.Validate();
         var lora = new LoraAdapters(options.Alpha / options.Rank, options.Dropout);
         using var generator = new Generator(seed);
         foreach (var (name, module) in model.named_modules())
         {
             if (module is not Linear linear || !name.StartsWith("model.layers.", StringComparison.Ordinal)
-                || !options.Targets.Any(t => name.EndsWith("." + t, StringComparison.Ordinal))) continue;
+                || !options.Targets.Any(t => LoraOptions.Matches(name, t))) continue;
             var weight = linear.weight!;
             // PEFT's default: kaiming_uniform_(a=sqrt(5)), i.e. uniform(+-1/sqrt(fan_in)).
             var bound = 1.0 / Math.Sqrt(weight.shape[1]);
-            var a = new Parameter(empty(options.Rank, weight.shape[1], dtype: weight.dtype, device: weight.device));
+            var a = new Parameter(empty(options.Rank, weight.shape[1], dtype: float32, device: weight.device));
             using (no_grad()) a.uniform_(-bound, bound, generator);
-            var b = new Parameter(zeros(weight.shape[0], options.Rank, dtype: weight.dtype, device: weight.device));
-            var hook = linear.register_forward_hook((_, input, output) => output.Plus(lora.Delta(input, a, b)));
+            var b = new Parameter(zeros(weight.shape[0], options.Rank, dtype: float32, device: weight.device));
+            var hook = linear.register_forward_hook((_, input, output) => lora.AddDelta(output, input, a, b));
             lora.adapters.Add((name, linear, a, b, hook.remove));
         }
         if (lora.adapters.Count == 0)
@@ -49,17 +52,27 @@ public sealed class LoraAdapters : IDisposable
         return lora;
     }
 
-    Tensor Delta(Tensor input, Parameter a, Parameter b)
+    /// <summary>output + scale B A dropout(input), the adapter path in the adapters' dtype (float32).</summary>
+    Tensor AddDelta(Tensor output, Tensor input, Parameter a, Parameter b)
     {
-        var dropped = input;
+        var dropped = input.to(a.dtype);
         if (a.requires_grad && dropout > 0)
         {
             using var probability = dropout.ToScalar();
             using var keepScale = (1 / (1 - dropout)).ToScalar();
-            var keep = rand(input.shape, dtype: input.dtype, device: input.device, generator: DropoutGenerator).ge(probability);
-            dropped = input.mul(keep).mul(keepScale);
+            var keep = rand(dropped.shape, dtype: dropped.dtype, device: dropped.device, generator: DropoutGenerator).ge(probability);
+            dropped = dropped.mul(keep).mul(keepScale);
         }
-        return functional.linear(functional.linear(dropped, a), b).mul(scale);
+        var delta = functional.linear(functional.linear(dropped, a), b).mul(scale);
+        return output.dtype == delta.dtype ? output.Plus(delta) : output.to(delta.dtype).Plus(delta).to(output.dtype);
+    }
+
+    /// <summary>The adapters on <paramref name="module"/>'s linear layers (for gradient checkpointing, which
+    /// recomputes a layer and must differentiate the adapters its hooks use).</summary>
+    public IEnumerable<Parameter> ParametersIn(Module module)
+    {
+        var linears = module.modules().ToHashSet(ReferenceEqualityComparer.Instance);
+        return adapters.Where(x => linears.Contains(x.Target)).SelectMany(x => new[] { x.A, x.B });
     }
 
     public IReadOnlyList<Parameter> Parameters => adapters.SelectMany(x => new[] { x.A, x.B }).ToList();
@@ -83,7 +96,10 @@ public sealed class LoraAdapters : IDisposable
         using var _ = no_grad();
         foreach (var (_, target, a, b, removeHook) in adapters)
         {
-            target.weight!.PlusInPlace(b.matmul(a).mul(scale));
+            var weight = target.weight!;
+            var delta = b.matmul(a).mul(scale);
+            if (weight.dtype == delta.dtype) weight.PlusInPlace(delta);
+            else weight.copy_(weight.to(delta.dtype).Plus(delta)); // summed in float32, rounded once
             removeHook();
         }
         adapters.Clear();

@@ -35,12 +35,15 @@ public sealed class StageTrainer
     /// <paramref name="resume"/>, continues from the newest complete checkpoint in the output folder.</summary>
     public IEnumerable<TrainingProgress> Run(TrainingStage stage, bool resume = false, CancellationToken cancellation = default)
     {
+        stage.Lora?.Validate();
+        if (stage.Lora is not null && stage.Trainable != TrainableSet.ProjectorAndLanguageModel)
+            throw new ArgumentException($"{stage.Name}: LoRA adapts the language model, which this stage does not train");
         Directory.CreateDirectory(stage.OutputDir);
         var resumeFrom = resume ? LatestCheckpoint(stage.OutputDir) : null;
         var tokenizerFolder = stage.TokenizerFolder ?? stage.InitFrom;
         using var pipeline = LlavaPipeline.Load(resumeFrom ?? stage.InitFrom, new PipelineOptions
         {
-            TokenizerFolder = tokenizerFolder, Template = stage.Template.Name,
+            TokenizerFolder = tokenizerFolder, Template = stage.Template.Name, Load = new LoadOptions { Dtype = stage.Dtype },
         });
         var model = pipeline.Model;
         var samples = LlavaSample.ReadJsonArray(stage.DataPath);
@@ -54,9 +57,10 @@ public sealed class StageTrainer
         int totalSteps = stepsPerEpoch * stage.Epochs;
         int warmup = LearningRateSchedule.WarmupSteps(totalSteps, stage.WarmupRatio);
 
-        if (stage.Lora is not null && stage.Trainable != TrainableSet.ProjectorAndLanguageModel)
-            throw new ArgumentException($"{stage.Name}: LoRA adapts the language model, which this stage does not train");
         using var lora = stage.Lora is null ? null : LoraAdapters.Attach(model, stage.Lora, (ulong)stage.Seed);
+        if (stage.GradientCheckpointing)
+            model.GradientCheckpointing = new ActivationCheckpointing(
+                layer => lora?.ParametersIn(layer) ?? [], () => lora?.DropoutGenerator is { } random ? [random] : []);
         if (lora is not null && resumeFrom is not null)
         {
             using var adapterFile = SafetensorsFile.Open(Path.Combine(resumeFrom, AdapterFile));
