@@ -26,6 +26,14 @@ public static class TrainCommand
         var seed = new Option<int?>("--seed");
         var loraRank = new Option<int?>("--lora-rank") { Description = "train LoRA adapters of this rank on the language model (merged when saved)" };
         var loraAlpha = new Option<double>("--lora-alpha") { Description = "LoRA alpha", DefaultValueFactory = _ => 16 };
+        var loraTargets = new Option<string?>("--lora-targets")
+        {
+            Description = $"comma-separated decoder linear layers to adapt (default, LLaVA's recipe: {string.Join(",", LoraOptions.DefaultTargets)}); the projector trains fully",
+        };
+        var gradientCheckpointing = new Option<bool>("--gradient-checkpointing")
+        {
+            Description = "keep only each layer's input and recompute the layer in the backward (same gradients, less memory, ~1 more forward)",
+        };
         var resume = new Option<bool>("--resume") { Description = "continue from the newest checkpoint in --out" };
         var packPerImage = new Option<int?>("--pack-per-image")
         {
@@ -34,10 +42,13 @@ public static class TrainCommand
         var command = new Command("train", "Train one curriculum stage")
         {
             stageName, init, data, imageRoot, output, tokenizer, epochs, lr, projectorLr, batchSize, gradAccum, maxLength, conv,
-            saveEvery, seed, loraRank, loraAlpha, resume, packPerImage,
+            saveEvery, seed, loraRank, loraAlpha, loraTargets, gradientCheckpointing, resume, packPerImage,
         };
         command.SetAction(parse => CliErrors.Run(parse, (stdout, stderr) =>
         {
+            var targets = parse.GetValue(loraTargets)?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+            if (targets is not null && parse.GetValue(loraRank) is null)
+                throw new ArgumentException("--lora-targets needs --lora-rank");
             var stage = TrainingStage.ByName(parse.GetValue(stageName)!, parse.GetValue(data)!, parse.GetValue(imageRoot)!,
                                              parse.GetValue(init)!, parse.GetValue(output)!);
             stage = stage with
@@ -52,7 +63,8 @@ public static class TrainCommand
                 Template = parse.GetValue(conv) is { } name ? ConversationTemplate.ByName(name) : stage.Template,
                 SaveEverySteps = parse.GetValue(saveEvery) ?? stage.SaveEverySteps,
                 Seed = parse.GetValue(seed) ?? stage.Seed,
-                Lora = parse.GetValue(loraRank) is { } rank ? new LoraOptions(rank, parse.GetValue(loraAlpha)) : null,
+                Lora = parse.GetValue(loraRank) is { } rank ? new LoraOptions(rank, parse.GetValue(loraAlpha), TargetModules: targets) : null,
+                GradientCheckpointing = parse.GetValue(gradientCheckpointing),
                 PackPerImage = parse.GetValue(packPerImage) ?? stage.PackPerImage,
             };
             foreach (var progress in new StageTrainer().Run(stage, parse.GetValue(resume)))

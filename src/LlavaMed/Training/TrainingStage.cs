@@ -38,8 +38,9 @@ public sealed record LoraOptions(int Rank, double Alpha = 16, double Dropout = 0
         if (!(Dropout >= 0 && Dropout < 1)) throw new ArgumentException($"LoRA dropout must be in [0, 1), got {Dropout}");
         var unmatched = Targets.Where(t => !DecoderLayerLinears.Any(l => Matches(l, t))).ToList();
         if (Targets.Count == 0 || unmatched.Count > 0)
-            throw new ArgumentException($"LoRA target{(unmatched.Count == 1 ? "" : "s")} {string.Join(", ", unmatched.Count > 0 ? unmatched : ["(none)"])} "
-                                        + $"match no linear layer of the language model (targets: {string.Join(", ", DefaultTargets)})");
+            throw new ArgumentException(unmatched.Count == 1
+                ? $"LoRA target {unmatched[0]} matches no linear layer of the language model (layers: {string.Join(", ", DefaultTargets)})"
+                : $"LoRA targets {string.Join(", ", unmatched.DefaultIfEmpty("(none)"))} match no linear layer of the language model (layers: {string.Join(", ", DefaultTargets)})");
     }
 }
 

@@ -93,13 +93,15 @@ public sealed class TrainerTests : IDisposable
                      File.ReadAllBytes(Path.Combine(interrupted.OutputDir, "model.safetensors")));
     }
 
-    [Fact]
-    public void ProcessKilledWithSigkillResumesToBitIdenticalWeights()
+    [Theory]
+    [InlineData("")]
+    [InlineData("--lora-rank 4 --gradient-checkpointing")]
+    public void ProcessKilledWithSigkillResumesToBitIdenticalWeights(string options)
     {
         string[] Arguments(string output) => ["train", "--stage", "instruction", "--init", demo.ModelFolder, "--data", dataPath,
             "--image-root", demo.ModelFolder, "--out", Path.Combine(temporary, output), "--epochs", "2", "--lr", "1e-3",
             "--batch-size", "2", "--grad-accum", "2", "--save-every", "2", "--max-length", "128", "--seed", "5",
-            "--conv", "mistral_instruct"];
+            "--conv", "mistral_instruct", .. options.Split(' ', StringSplitOptions.RemoveEmptyEntries)];
         // The reference runs in a process of its own too: same thread settings as the killed run.
         using (var uninterrupted = Start(Arguments("reference")))
         {
@@ -164,6 +166,62 @@ public sealed class TrainerTests : IDisposable
         foreach (var _ in new StageTrainer().Run(interrupted, resume: true)) { }
         Assert.Equal(File.ReadAllBytes(Path.Combine(straight.OutputDir, "model.safetensors")),
                      File.ReadAllBytes(Path.Combine(interrupted.OutputDir, "model.safetensors")));
+    }
+
+    /// <summary>Mixed precision as users run the real model: a bf16 base with float32 adapters, the projector trained in
+    /// bf16 through a float32 master copy, gradient checkpointing on; interrupted after a checkpoint and resumed, it
+    /// must end with the same bytes as the uninterrupted run.</summary>
+    [Fact]
+    public void Bfloat16LoraWithCheckpointingResumesExactly()
+    {
+        using var scope = NewDisposeScope();
+        var settings = new LoraOptions(Rank: 4, Alpha: 8, Dropout: 0.1);
+        var straight = Stage("bf16-lora") with { Lora = settings, Dtype = ScalarType.BFloat16, GradientCheckpointing = true };
+        var losses = new StageTrainer().Run(straight).Where(p => !double.IsNaN(p.Loss)).Select(p => p.Loss).ToList();
+        Assert.All(losses, l => Assert.True(double.IsFinite(l)));
+        using (var tensors = CheckpointTensors.Open(straight.OutputDir))
+            Assert.Equal(ScalarType.BFloat16, tensors.ReadTensor("model.layers.0.self_attn.q_proj.weight").dtype);
+        var before = Weights(demo.ModelFolder);
+        var after = Weights(straight.OutputDir);
+        Assert.False(before["model.mm_projector.0.weight"].to(bfloat16).equal(after["model.mm_projector.0.weight"]).all().item<bool>());
+        Assert.False(before["model.layers.1.mlp.down_proj.weight"].to(bfloat16).equal(after["model.layers.1.mlp.down_proj.weight"]).all().item<bool>());
+        using (var optimizerState = SafetensorsFile.Open(Path.Combine(StageTrainer.LatestCheckpoint(straight.OutputDir)!, StageTrainer.OptimizerStateFile)))
+            Assert.Contains(optimizerState.Names, n => n.EndsWith(".master")); // the bf16 projector's float32 copy
+
+        var interrupted = straight with { OutputDir = Path.Combine(temporary, "bf16-lora-interrupted") };
+        foreach (var progress in new StageTrainer().Run(interrupted))
+            if (progress.Event?.StartsWith("checkpoint") == true) break;
+        foreach (var _ in new StageTrainer().Run(interrupted, resume: true)) { }
+        Assert.Equal(File.ReadAllBytes(Path.Combine(straight.OutputDir, "model.safetensors")),
+                     File.ReadAllBytes(Path.Combine(interrupted.OutputDir, "model.safetensors")));
+    }
+
+    [Fact]
+    public void GradientCheckpointingTrainsTheSameWeightsAsThePlainRun()
+    {
+        using var scope = NewDisposeScope();
+        var settings = new LoraOptions(Rank: 4, Alpha: 8, Dropout: 0.1);
+        var plain = Stage("plain") with { Lora = settings, Epochs = 1, SaveEverySteps = 0 };
+        var checkpointed = plain with { OutputDir = Path.Combine(temporary, "checkpointed"), GradientCheckpointing = true };
+        var plainLosses = new StageTrainer().Run(plain).Select(p => p.Loss).Where(l => !double.IsNaN(l)).ToList();
+        var checkpointedLosses = new StageTrainer().Run(checkpointed).Select(p => p.Loss).Where(l => !double.IsNaN(l)).ToList();
+        Assert.Equal(plainLosses, checkpointedLosses);
+        var expected = Weights(plain.OutputDir);
+        foreach (var (name, value) in Weights(checkpointed.OutputDir))
+            Assert.True(value.allclose(expected[name], rtol: 1e-5, atol: 1e-7), $"{name} differs");
+    }
+
+    [Fact]
+    public void ALoraTargetThatMatchesNoLayerIsOneErrorLineBeforeAnythingIsWritten()
+    {
+        var output = Path.Combine(temporary, "bad-target");
+        var (exitCode, _, error) = CliRunner.Run("train", "--stage", "instruction", "--init", demo.ModelFolder, "--data", dataPath,
+            "--image-root", demo.ModelFolder, "--out", output, "--lora-rank", "4", "--lora-targets", "q_proj,qkv_proj");
+        Assert.Equal(1, exitCode);
+        Assert.Single(error.Trim().Split('\n'));
+        Assert.Contains("qkv_proj", error);
+        Assert.Contains("LoRA target qkv_proj matches no linear layer", error); // q_proj matches: only qkv_proj is named
+        Assert.False(Directory.Exists(output));
     }
 
     [Fact]
