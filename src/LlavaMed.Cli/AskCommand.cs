@@ -18,9 +18,10 @@ public static class AskCommand
         var maxNewTokens = new Option<int>("--max-new-tokens") { Description = "most tokens to generate", DefaultValueFactory = _ => 512 };
         var temperature = new Option<double>("--temperature") { Description = "0 = greedy (LLaVA-Med v1.5's setting)", DefaultValueFactory = _ => 0.0 };
         var showPrompt = new Option<bool>("--show-prompt") { Description = "print the prompt exactly as the model sees it" };
+        var adapter = AdapterOption.Create();
         var command = new Command("ask", "Ask the model a question about an image")
         {
-            model, tokenizer, image, question, conv, maxNewTokens, temperature, showPrompt,
+            adapter, model, tokenizer, image, question, conv, maxNewTokens, temperature, showPrompt,
         };
         command.SetAction(parse => CliErrors.Run(parse, (output, error) =>
         {
@@ -34,6 +35,7 @@ public static class AskCommand
                 Template = parse.GetValue(conv),
             };
             using var pipeline = LlavaPipeline.Load(modelFolder, options);
+            AdapterOption.Apply(parse, adapter, pipeline);
             var picture = RgbImage.Load(imagePath);
             var text = parse.GetValue(question)!;
             if (parse.GetValue(showPrompt)) error.WriteLine($"prompt: {pipeline.BuildPrompt(text)}");

@@ -20,9 +20,10 @@ public static class ChatCommand
         var conv = new Option<string?>("--conv") { Description = "conversation template (default: mistral_instruct for v1.5, simple for v1.0)" };
         var maxNewTokens = new Option<int>("--max-new-tokens") { Description = "most tokens per answer", DefaultValueFactory = _ => 512 };
         var temperature = new Option<double>("--temperature") { Description = "0 = greedy (LLaVA-Med v1.5's setting)", DefaultValueFactory = _ => 0.0 };
+        var adapter = AdapterOption.Create();
         var command = new Command("chat", "Talk with the model about an image. " + Help)
         {
-            model, tokenizer, image, conv, maxNewTokens, temperature,
+            adapter, model, tokenizer, image, conv, maxNewTokens, temperature,
         };
         command.SetAction(parse => CliErrors.Run(parse, (output, error) =>
         {
@@ -36,6 +37,7 @@ public static class ChatCommand
                 TokenizerFolder = parse.GetValue(tokenizer) ?? defaults?.TokenizerFolder,
                 Template = parse.GetValue(conv),
             });
+            AdapterOption.Apply(parse, adapter, pipeline);
             var session = new ChatSession(pipeline, picture, pipeline.DefaultGenerationOptions(parse.GetValue(maxNewTokens)) with
             {
                 Temperature = parse.GetValue(temperature),

@@ -44,12 +44,39 @@ public sealed class LoraAdapters : IDisposable
             var a = new Parameter(empty(options.Rank, weight.shape[1], dtype: float32, device: weight.device));
             using (no_grad()) a.uniform_(-bound, bound, generator);
             var b = new Parameter(zeros(weight.shape[0], options.Rank, dtype: float32, device: weight.device));
-            var hook = linear.register_forward_hook((_, input, output) => lora.AddDelta(output, input, a, b));
-            lora.adapters.Add((name, linear, a, b, hook.remove));
+            lora.Add(name, linear, a, b);
         }
         if (lora.adapters.Count == 0)
             throw new ArgumentException($"no decoder Linear matches the LoRA targets {string.Join(", ", options.Targets)}");
         return lora;
+    }
+
+    /// <summary>Adapters with given weights (A [rank, in], B [out, rank], copied to float32) on the named linear
+    /// layers of <paramref name="model"/>, scaled by <paramref name="scale"/>, without dropout: trained adapters
+    /// loaded onto a base (<see cref="PeftAdapters"/>). A name that is not a Linear of the model, or a shape that
+    /// does not fit it, is an error naming it.</summary>
+    public static LoraAdapters FromWeights(LlavaForCausalLM model, IReadOnlyDictionary<string, (Tensor A, Tensor B)> weights, double scale)
+    {
+        var linears = model.named_modules().Where(m => m.module is Linear).ToDictionary(m => m.name, m => (Linear)m.module);
+        var lora = new LoraAdapters(scale, dropout: 0);
+        foreach (var (name, (a, b)) in weights.OrderBy(w => w.Key, StringComparer.Ordinal))
+        {
+            if (!linears.TryGetValue(name, out var linear)) throw new ArgumentException($"LoRA adapter for {name}: the model has no such linear layer");
+            var weight = linear.weight!;
+            if (a.dim() != 2 || b.dim() != 2 || a.shape[1] != weight.shape[1] || b.shape[0] != weight.shape[0] || a.shape[0] != b.shape[1])
+                throw new ArgumentException($"LoRA adapter for {name}: A [{string.Join(", ", a.shape)}] and B [{string.Join(", ", b.shape)}] "
+                                            + $"do not fit the weight [{string.Join(", ", weight.shape)}]");
+            // Detached from any dispose scope: the adapters live as long as the model uses them.
+            lora.Add(name, linear, new Parameter(a.to(float32, weight.device, copy: true).DetachFromDisposeScope(), requires_grad: false),
+                     new Parameter(b.to(float32, weight.device, copy: true).DetachFromDisposeScope(), requires_grad: false));
+        }
+        return lora;
+    }
+
+    void Add(string name, Linear linear, Parameter a, Parameter b)
+    {
+        var hook = linear.register_forward_hook((_, input, output) => AddDelta(output, input, a, b));
+        adapters.Add((name, linear, a, b, hook.remove));
     }
 
     /// <summary>output + scale B A dropout(input), the adapter path in the adapters' dtype (float32).</summary>

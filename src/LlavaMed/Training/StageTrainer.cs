@@ -29,7 +29,9 @@ public sealed class StageTrainer
     public const string TrainerStateFile = "trainer_state.json";
     public const string OptimizerStateFile = "optimizer.safetensors";
     public const string LogFile = "log.jsonl";
-    public const string AdapterFile = "adapter_model.safetensors";
+    public const string AdapterFile = PeftAdapters.WeightsFile;
+    /// <summary>The final LoRA adapters in PEFT's layout, beside the merged model (<see cref="PeftAdapters"/>).</summary>
+    public const string AdapterFolder = "adapter";
 
     /// <summary>Trains the stage and writes the final model to <see cref="TrainingStage.OutputDir"/>. With
     /// <paramref name="resume"/>, continues from the newest complete checkpoint in the output folder.</summary>
@@ -121,7 +123,13 @@ public sealed class StageTrainer
             }
         }
         model.eval();
-        lora?.Merge();
+        if (lora is not null)
+        {
+            // The adapters alone, as PEFT and LLaVA's LoRA recipe exchange them, then merged into the saved weights.
+            PeftAdapters.Save(Path.Combine(stage.OutputDir, AdapterFolder), lora, stage.Lora!, model,
+                              model.named_parameters().Where(p => p.parameter.requires_grad).Select(p => p.name), stage.InitFrom);
+            lora.Merge();
+        }
         CheckpointWriter.Save(model, stage.OutputDir, tokenizerFolder, pipeline.ImageProcessor.Config, new JsonObject
         {
             ["stage"] = stage.Name, ["step"] = state.Step, ["seed"] = stage.Seed, ["init_from"] = stage.InitFrom,

@@ -159,6 +159,18 @@ public sealed class TrainerTests : IDisposable
             Assert.True(changed == shouldChange, $"{name} changed={changed}");
         }
 
+        // The adapters alone (PEFT layout) merged onto the base give the saved merged model, bit for bit.
+        using (var pipeline = LlavaMed.Inference.LlavaPipeline.Load(demo.ModelFolder))
+        {
+            PeftAdapters.Merge(pipeline.Model, Path.Combine(straight.OutputDir, StageTrainer.AdapterFolder));
+            var merged = pipeline.Model.state_dict();
+            foreach (var (name, value) in after)
+                Assert.True(value.equal(merged[name]).all().item<bool>(), $"{name}: base + adapters differs from the merged model");
+        }
+        string[] Ask(params string[] model) => CliRunner.Run(["ask", .. model, "--image", demo.ImagePath, "--max-new-tokens", "6"])
+            .Output.Split('\n').Where(l => l.StartsWith("answer:")).ToArray();
+        Assert.Equal(Ask("--model", straight.OutputDir), Ask("--model", demo.ModelFolder, "--adapter", Path.Combine(straight.OutputDir, StageTrainer.AdapterFolder)));
+
         var interrupted = Stage("lora-interrupted") with { Lora = lora };
         foreach (var progress in new StageTrainer().Run(interrupted))
             if (progress.Event?.StartsWith("checkpoint") == true) break;
