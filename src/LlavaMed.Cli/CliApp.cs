@@ -15,6 +15,7 @@ public static class CliApp
         DataCommand.Create(),
         EvalCommand.Create(),
         InspectCommand.Create(),
+        PlanCommand.Create(),
         PredictCommand.Create(),
         TrainCommand.Create(),
     };

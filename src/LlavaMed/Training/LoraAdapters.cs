@@ -36,8 +36,7 @@ public sealed class LoraAdapters : IDisposable
         using var generator = new Generator(seed);
         foreach (var (name, module) in model.named_modules())
         {
-            if (module is not Linear linear || !name.StartsWith("model.layers.", StringComparison.Ordinal)
-                || !options.Targets.Any(t => LoraOptions.Matches(name, t))) continue;
+            if (module is not Linear linear || !IsTarget(name, options)) continue;
             var weight = linear.weight!;
             // PEFT's default: kaiming_uniform_(a=sqrt(5)), i.e. uniform(+-1/sqrt(fan_in)).
             var bound = 1.0 / Math.Sqrt(weight.shape[1]);
@@ -50,6 +49,10 @@ public sealed class LoraAdapters : IDisposable
             throw new ArgumentException($"no decoder Linear matches the LoRA targets {string.Join(", ", options.Targets)}");
         return lora;
     }
+
+    /// <summary>Whether the Linear module <paramref name="name"/> gets an adapter: a decoder layer's, named by a target.</summary>
+    public static bool IsTarget(string name, LoraOptions options) =>
+        name.StartsWith("model.layers.", StringComparison.Ordinal) && options.Targets.Any(t => LoraOptions.Matches(name, t));
 
     /// <summary>Adapters with given weights (A [rank, in], B [out, rank], copied to float32) on the named linear
     /// layers of <paramref name="model"/>, scaled by <paramref name="scale"/>, without dropout: trained adapters

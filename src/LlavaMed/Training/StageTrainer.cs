@@ -185,18 +185,24 @@ public sealed class StageTrainer
         var language = new List<Parameter>();
         foreach (var (name, parameter) in model.named_parameters())
         {
-            bool isProjector = name.StartsWith("model.mm_projector", StringComparison.Ordinal);
-            bool isTower = name.StartsWith(CheckpointLoader.TowerPrefix, StringComparison.Ordinal);
-            bool trains = isProjector || (stage.Trainable == TrainableSet.ProjectorAndLanguageModel && !isTower && lora is null);
+            bool trains = Trains(name, stage.Trainable, lora is not null);
             parameter.requires_grad = trains;
             if (!trains) continue;
-            (isProjector ? projector : language).Add(parameter);
+            (IsProjector(name) ? projector : language).Add(parameter);
         }
         if (lora is not null) language.AddRange(lora.Parameters);
         var groups = new List<GroupDefinition> { new(projector, stage.ProjectorLearningRate ?? stage.LearningRate) };
         if (language.Count > 0) groups.Add(new GroupDefinition(language, stage.LearningRate));
         return groups;
     }
+
+    static bool IsProjector(string name) => name.StartsWith("model.mm_projector", StringComparison.Ordinal);
+
+    /// <summary>Whether a stage trains the model's own parameter <paramref name="name"/>: the projector always, the
+    /// language model in stages 2 and 3 unless LoRA adapts it instead, the vision tower never.</summary>
+    public static bool Trains(string name, TrainableSet trainable, bool lora) =>
+        IsProjector(name) || (trainable == TrainableSet.ProjectorAndLanguageModel && !lora
+                              && !name.StartsWith(CheckpointLoader.TowerPrefix, StringComparison.Ordinal));
 
     /// <summary>Writes <c>checkpoint-STEP/</c> atomically (a temporary folder renamed when complete) and keeps
     /// the newest <see cref="TrainingStage.KeepLastCheckpoints"/>.</summary>
