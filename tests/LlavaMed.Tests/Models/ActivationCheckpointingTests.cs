@@ -7,8 +7,6 @@ namespace LlavaMed.Tests.Models;
 
 public sealed class ActivationCheckpointingTests
 {
-    const long Image = MultimodalSplice.ImageTokenIndex, Ignore = MultimodalSplice.IgnoreIndex;
-
     /// <summary>Packed rows (shared prefix + segments, the packed attention mask), a plain row, LoRA adapters with
     /// dropout on every linear layer, and every weight trainable (so CLIP's layers are checkpointed with gradients
     /// too): the loss and every gradient, adapters included, must equal the run without checkpointing. The recompute
@@ -28,15 +26,7 @@ public sealed class ActivationCheckpointingTests
         var parameters = model.parameters().Concat(lora.Parameters).ToList();
         foreach (var parameter in parameters) parameter.requires_grad = true;
 
-        static TokenizedSample Vqa(string id, string image, long[] question, long[] answer) => new(id,
-            [1, 3, Image, 5, .. question, 4, .. answer, 2],
-            [.. Enumerable.Repeat(Ignore, 4 + question.Length + 1), .. answer, 2], image);
-        TokenizedSample[] samples =
-        [
-            Vqa("a1", "a", [10, 11, 12], [20, 21]), Vqa("b1", "b", [13], [22]),
-            Vqa("a2", "a", [14], [23]), Vqa("a3", "a", [10, 11, 15, 16], [24, 25, 26]),
-        ];
-        var rows = ImagePacking.Pack(samples, maxRowTokens: 100);
+        var rows = ImagePacking.Pack(PackedSegmentsTests.VqaSamples, maxRowTokens: 100);
         Assert.Contains(rows, r => r.Segments is not null);
         var images = TinyModels.Images(2);
         var pixels = stack(rows.Select(r => images[r.ImagePath == "a" ? 0 : 1]).ToArray());

@@ -41,6 +41,21 @@ public sealed class TrainerTests : IDisposable
         return tensors.Names.ToDictionary(n => n, n => tensors.ReadTensor(n));
     }
 
+    /// <summary>Runs <paramref name="stage"/> until its first checkpoint is written (stopping there, like a crash after
+    /// it), then resumes it to the end.</summary>
+    static void InterruptAfterFirstCheckpointAndResume(TrainingStage stage)
+    {
+        foreach (var progress in new StageTrainer().Run(stage))
+            if (progress.Event?.StartsWith("checkpoint") == true) break;
+        Assert.NotNull(StageTrainer.LatestCheckpoint(stage.OutputDir));
+        Assert.False(File.Exists(Path.Combine(stage.OutputDir, "model.safetensors")));
+        foreach (var _ in new StageTrainer().Run(stage, resume: true)) { }
+    }
+
+    static void AssertSameModelBytes(string expectedFolder, string actualFolder) =>
+        Assert.Equal(File.ReadAllBytes(Path.Combine(expectedFolder, "model.safetensors")),
+                     File.ReadAllBytes(Path.Combine(actualFolder, "model.safetensors")));
+
     static string CliAssembly => Path.Combine(AppContext.BaseDirectory, "llava-med.dll");
 
     [Fact]
@@ -82,15 +97,8 @@ public sealed class TrainerTests : IDisposable
         foreach (var _ in new StageTrainer().Run(uninterrupted)) { }
 
         var interrupted = Stage("interrupted");
-        // Stop consuming right after the first checkpoint: training stops there, like a crash after it.
-        foreach (var progress in new StageTrainer().Run(interrupted))
-            if (progress.Event?.StartsWith("checkpoint") == true) break;
-        Assert.NotNull(StageTrainer.LatestCheckpoint(interrupted.OutputDir));
-        Assert.False(File.Exists(Path.Combine(interrupted.OutputDir, "model.safetensors")));
-        foreach (var _ in new StageTrainer().Run(interrupted, resume: true)) { }
-
-        Assert.Equal(File.ReadAllBytes(Path.Combine(uninterrupted.OutputDir, "model.safetensors")),
-                     File.ReadAllBytes(Path.Combine(interrupted.OutputDir, "model.safetensors")));
+        InterruptAfterFirstCheckpointAndResume(interrupted);
+        AssertSameModelBytes(uninterrupted.OutputDir, interrupted.OutputDir);
     }
 
     [Theory]
@@ -130,8 +138,7 @@ public sealed class TrainerTests : IDisposable
             Assert.Equal(0, resumed.ExitCode);
             Assert.Contains("resumed from", output);
         }
-        Assert.Equal(File.ReadAllBytes(Path.Combine(reference.OutputDir, "model.safetensors")),
-                     File.ReadAllBytes(Path.Combine(killed.OutputDir, "model.safetensors")));
+        AssertSameModelBytes(reference.OutputDir, killed.OutputDir);
     }
 
     static Process Start(string[] arguments)
@@ -172,12 +179,9 @@ public sealed class TrainerTests : IDisposable
         Assert.Equal(Ask("--model", straight.OutputDir), Ask("--model", demo.ModelFolder, "--adapter", Path.Combine(straight.OutputDir, StageTrainer.AdapterFolder)));
 
         var interrupted = Stage("lora-interrupted") with { Lora = lora };
-        foreach (var progress in new StageTrainer().Run(interrupted))
-            if (progress.Event?.StartsWith("checkpoint") == true) break;
+        InterruptAfterFirstCheckpointAndResume(interrupted);
         Assert.True(File.Exists(Path.Combine(StageTrainer.LatestCheckpoint(interrupted.OutputDir)!, StageTrainer.AdapterFile)));
-        foreach (var _ in new StageTrainer().Run(interrupted, resume: true)) { }
-        Assert.Equal(File.ReadAllBytes(Path.Combine(straight.OutputDir, "model.safetensors")),
-                     File.ReadAllBytes(Path.Combine(interrupted.OutputDir, "model.safetensors")));
+        AssertSameModelBytes(straight.OutputDir, interrupted.OutputDir);
     }
 
     /// <summary>Mixed precision as users run the real model: a bf16 base with float32 adapters, the projector trained in
@@ -201,11 +205,8 @@ public sealed class TrainerTests : IDisposable
             Assert.Contains(optimizerState.Names, n => n.EndsWith(".master")); // the bf16 projector's float32 copy
 
         var interrupted = straight with { OutputDir = Path.Combine(temporary, "bf16-lora-interrupted") };
-        foreach (var progress in new StageTrainer().Run(interrupted))
-            if (progress.Event?.StartsWith("checkpoint") == true) break;
-        foreach (var _ in new StageTrainer().Run(interrupted, resume: true)) { }
-        Assert.Equal(File.ReadAllBytes(Path.Combine(straight.OutputDir, "model.safetensors")),
-                     File.ReadAllBytes(Path.Combine(interrupted.OutputDir, "model.safetensors")));
+        InterruptAfterFirstCheckpointAndResume(interrupted);
+        AssertSameModelBytes(straight.OutputDir, interrupted.OutputDir);
     }
 
     [Fact]
@@ -221,8 +222,7 @@ public sealed class TrainerTests : IDisposable
             var checkpointedLosses = new StageTrainer().Run(checkpointed).Select(p => p.Loss).Where(l => !double.IsNaN(l)).ToList();
             Assert.Equal(plainLosses, checkpointedLosses);
             // The recompute repeats the same float32 operations: the weights come out byte for byte the same.
-            Assert.Equal(File.ReadAllBytes(Path.Combine(plain.OutputDir, "model.safetensors")),
-                         File.ReadAllBytes(Path.Combine(checkpointed.OutputDir, "model.safetensors")));
+            AssertSameModelBytes(plain.OutputDir, checkpointed.OutputDir);
         }
     }
 
