@@ -19,9 +19,10 @@ public static class AskCommand
         var maxNewTokens = new Option<int>("--max-new-tokens") { Description = "most tokens to generate", DefaultValueFactory = _ => 512 };
         var temperature = new Option<double>("--temperature") { Description = "0 = greedy (LLaVA-Med v1.5's setting)", DefaultValueFactory = _ => 0.0 };
         var showPrompt = new Option<bool>("--show-prompt") { Description = "print the prompt exactly as the model sees it" };
+        var adapter = AdapterOption.Create();
         var command = new Command("ask", "Ask the model a question about an image")
         {
-            model, tokenizer, image, question, conv, maxNewTokens, temperature, showPrompt,
+            adapter, model, tokenizer, image, question, conv, maxNewTokens, temperature, showPrompt,
         };
         var placement = new PlacementCliOptions();
         placement.AddTo(command);
@@ -38,6 +39,7 @@ public static class AskCommand
                 Load = PlacementCliOptions.LoadOptions(placement.Resolve(parse, modelFolder, Workload.Answering, error)),
             };
             using var pipeline = LlavaPipeline.Load(modelFolder, options);
+            AdapterOption.Apply(parse, adapter, pipeline);
             var picture = RgbImage.Load(imagePath);
             var text = parse.GetValue(question)!;
             if (parse.GetValue(showPrompt)) error.WriteLine($"prompt: {pipeline.BuildPrompt(text)}");

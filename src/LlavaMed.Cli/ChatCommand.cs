@@ -21,9 +21,10 @@ public static class ChatCommand
         var conv = new Option<string?>("--conv") { Description = "conversation template (default: mistral_instruct for v1.5, simple for v1.0)" };
         var maxNewTokens = new Option<int>("--max-new-tokens") { Description = "most tokens per answer", DefaultValueFactory = _ => 512 };
         var temperature = new Option<double>("--temperature") { Description = "0 = greedy (LLaVA-Med v1.5's setting)", DefaultValueFactory = _ => 0.0 };
+        var adapter = AdapterOption.Create();
         var command = new Command("chat", "Talk with the model about an image. " + Help)
         {
-            model, tokenizer, image, conv, maxNewTokens, temperature,
+            adapter, model, tokenizer, image, conv, maxNewTokens, temperature,
         };
         var placement = new PlacementCliOptions();
         placement.AddTo(command);
@@ -40,6 +41,7 @@ public static class ChatCommand
                 Template = parse.GetValue(conv),
                 Load = PlacementCliOptions.LoadOptions(placement.Resolve(parse, modelFolder, Workload.Answering, error)),
             });
+            AdapterOption.Apply(parse, adapter, pipeline);
             var session = new ChatSession(pipeline, picture, pipeline.DefaultGenerationOptions(parse.GetValue(maxNewTokens)) with
             {
                 Temperature = parse.GetValue(temperature),

@@ -19,6 +19,7 @@ public static class CliApp
         EvalCommand.Create(),
         ExportCommand.Create(),
         InspectCommand.Create(),
+        PlanCommand.Create(),
         PredictCommand.Create(),
         TrainCommand.Create(),
     };

@@ -37,9 +37,10 @@ public static class PredictCommand
         };
         var maxNewTokens = new Option<int>("--max-new-tokens") { Description = "most tokens per answer (model_vqa.py: 1024)", DefaultValueFactory = _ => 1024 };
         var modelId = new Option<string?>("--model-id") { Description = "the answers' model_id (default: the model folder's name, as LLaVA writes it)" };
+        var adapter = AdapterOption.Create();
         var command = new Command("predict", "Answer a VQA question file (LLaVA-Med model_vqa.py): greedy, mistral_instruct by default")
         {
-            model, tokenizer, questions, imageRoot, answers, batchSize, conv, temperature, maxNewTokens, modelId,
+            adapter, model, tokenizer, questions, imageRoot, answers, batchSize, conv, temperature, maxNewTokens, modelId,
         };
         var placement = new PlacementCliOptions();
         placement.AddTo(command);
@@ -67,6 +68,7 @@ public static class PredictCommand
                 Template = parse.GetValue(conv),
                 Load = PlacementCliOptions.LoadOptions(placement.Resolve(parse, modelFolder, Workload.Answering, error)),
             });
+            AdapterOption.Apply(parse, adapter, pipeline);
             var options = new PredictionOptions
             {
                 BatchSize = parse.GetValue(batchSize),

@@ -29,6 +29,14 @@ public static class TrainCommand
         readonly Option<int?> seed = new("--seed");
         readonly Option<int?> loraRank = new("--lora-rank") { Description = "train LoRA adapters of this rank on the language model (merged when saved)" };
         readonly Option<double> loraAlpha = new("--lora-alpha") { Description = "LoRA alpha", DefaultValueFactory = _ => 16 };
+        readonly Option<string?> loraTargets = new("--lora-targets")
+        {
+            Description = $"comma-separated decoder linear layers to adapt (default, LLaVA's recipe: {string.Join(",", LoraOptions.DefaultTargets)}); the projector trains fully",
+        };
+        readonly Option<bool> gradientCheckpointing = new("--gradient-checkpointing")
+        {
+            Description = "keep only each layer's input and recompute the layer in the backward (same gradients, less memory, ~1 more forward)",
+        };
         readonly Option<int?> packPerImage = new("--pack-per-image")
         {
             Description = "batch up to N questions on one image together and train them as one shared-prefix row (same loss, image encoded once; for VQA sets)",
@@ -41,7 +49,7 @@ public static class TrainCommand
         public void AddTo(Command command)
         {
             foreach (var option in new Option[] { stageName, init, data, imageRoot, output, tokenizer, epochs, lr, projectorLr, batchSize, gradAccum,
-                                                  maxLength, conv, saveEvery, seed, loraRank, loraAlpha, packPerImage })
+                                                  maxLength, conv, saveEvery, seed, loraRank, loraAlpha, loraTargets, gradientCheckpointing, packPerImage })
                 command.Options.Add(option);
         }
 
@@ -51,6 +59,9 @@ public static class TrainCommand
         /// <summary>The stage as the options define it, trained in the stage's default dtype and device.</summary>
         public TrainingStage Build(ParseResult parse)
         {
+            var targets = parse.GetValue(loraTargets)?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+            if (targets is not null && parse.GetValue(loraRank) is null)
+                throw new ArgumentException("--lora-targets needs --lora-rank");
             var stage = TrainingStage.ByName(parse.GetValue(stageName)!, parse.GetValue(data)!, parse.GetValue(imageRoot)!,
                                              parse.GetValue(init)!, parse.GetValue(output)!);
             return stage with
@@ -65,7 +76,8 @@ public static class TrainCommand
                 Template = parse.GetValue(conv) is { } name ? ConversationTemplate.ByName(name) : stage.Template,
                 SaveEverySteps = parse.GetValue(saveEvery) ?? stage.SaveEverySteps,
                 Seed = parse.GetValue(seed) ?? stage.Seed,
-                Lora = parse.GetValue(loraRank) is { } rank ? new LoraOptions(rank, parse.GetValue(loraAlpha)) : null,
+                Lora = parse.GetValue(loraRank) is { } rank ? new LoraOptions(rank, parse.GetValue(loraAlpha), TargetModules: targets) : null,
+                GradientCheckpointing = parse.GetValue(gradientCheckpointing),
                 PackPerImage = parse.GetValue(packPerImage) ?? stage.PackPerImage,
             };
         }

@@ -80,7 +80,7 @@ public sealed class ClipVisionEmbeddings : Module<Tensor, Tensor>
     }
 }
 
-public sealed class ClipEncoder : Module
+public sealed class ClipEncoder : Module, ICheckpointedLayers
 {
     private readonly ModuleList<ClipEncoderLayer> layers;
 
@@ -91,10 +91,13 @@ public sealed class ClipEncoder : Module
         RegisterComponents();
     }
 
+    public ActivationCheckpointing? Checkpointing { get; set; }
+
     public IReadOnlyList<Tensor> HiddenStates(Tensor hidden)
     {
         var states = new List<Tensor> { hidden };
-        foreach (var layer in layers) states.Add(hidden = layer.forward(hidden));
+        foreach (var layer in layers)
+            states.Add(hidden = ActivationCheckpointing.Run(Checkpointing, layer, x => layer.forward(x[0]!), hidden));
         return states;
     }
 }

@@ -48,6 +48,16 @@ public sealed class LlavaForCausalLM : Module
         return model.MmProjector.forward(selected.to(ParameterDtype)).MoveToOuterDisposeScope();
     }
 
+    /// <summary>Gradient checkpointing of the decoder's and the vision tower's layers (null: off).</summary>
+    public ActivationCheckpointing? GradientCheckpointing
+    {
+        get => model.Checkpointing;
+        set
+        {
+            foreach (var layers in modules().OfType<ICheckpointedLayers>()) layers.Checkpointing = value;
+        }
+    }
+
     public ScalarType ParameterDtype => model.EmbedTokens.weight!.dtype;
     public Device Device => model.EmbedTokens.weight!.device;
 

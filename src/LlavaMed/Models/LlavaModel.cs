@@ -7,7 +7,7 @@ namespace LlavaMed.Models;
 /// <summary>LLaVA's <c>LlavaMistralModel</c> / <c>LlavaLlamaModel</c>: the decoder stack plus the vision tower and
 /// projector (keys <c>model.embed_tokens</c>, <c>model.layers.{i}</c>, <c>model.norm</c>,
 /// <c>model.mm_projector</c>, <c>model.vision_tower.vision_tower</c>).</summary>
-public sealed class LlavaModel : Module
+public sealed class LlavaModel : Module, ICheckpointedLayers
 {
     private readonly Embedding embed_tokens;
     private readonly ModuleList<DecoderLayer> layers;
@@ -29,6 +29,7 @@ public sealed class LlavaModel : Module
     }
 
     public Embedding EmbedTokens => embed_tokens;
+    public ActivationCheckpointing? Checkpointing { get; set; }
     public VisionTower VisionTower => vision_tower;
     public Module<Tensor, Tensor> MmProjector => mm_projector;
 
@@ -46,7 +47,9 @@ public sealed class LlavaModel : Module
         var hidden = inputsEmbeds;
         foreach (var layer in layers)
         {
-            hidden = layer.Forward(hidden, cos, sin, additiveMask, cache);
+            hidden = cache is null
+                ? ActivationCheckpointing.Run(Checkpointing, layer, x => layer.Forward(x[0]!, x[1]!, x[2]!, x[3], null), hidden, cos, sin, additiveMask)
+                : layer.Forward(hidden, cos, sin, additiveMask, cache);
             states?.Add(hidden);
         }
         hidden = norm.forward(hidden);

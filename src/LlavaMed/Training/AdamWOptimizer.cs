@@ -18,14 +18,19 @@ public sealed class ParameterGroup(IReadOnlyList<Parameter> parameters, double l
 /// <summary>AdamW with decoupled weight decay (Loshchilov and Hutter; PyTorch's single-tensor update, which
 /// TorchSharp's AdamW also follows, in the same order of operations, so results match it bit for bit). Written here
 /// because TorchSharp's AdamW creates Scalars that nothing keeps alive on every step (see
-/// <see cref="TensorArithmetic"/>). The state (step count and both moments of every parameter) is saved as
-/// safetensors, <c>{group}.{index}.exp_avg</c> etc., so a resumed run continues exactly.</summary>
+/// <see cref="TensorArithmetic"/>). Mixed precision: the moments are float32 whatever the parameters' dtype, and a
+/// parameter that is not float32 (bf16 full fine-tuning) is stepped as a float32 master copy that is then rounded into
+/// it: stepping a bf16 weight directly loses every update smaller than half its spacing (1.0 + 1e-4 is 1.0 in bf16),
+/// so training silently stops. The state (step count, both moments and any master copy of every parameter) is saved
+/// as safetensors, <c>{group}.{index}.exp_avg</c> etc., so a resumed run continues exactly.</summary>
 public sealed class AdamWOptimizer : IDisposable
 {
-    sealed class Moments(Tensor expAvg, Tensor expAvgSq)
+    sealed class Moments(Tensor expAvg, Tensor expAvgSq, Tensor? master)
     {
         public Tensor ExpAvg { get; } = expAvg;
         public Tensor ExpAvgSq { get; } = expAvgSq;
+        /// <summary>The float32 weights a lower-precision parameter is a rounding of; null for float32 parameters.</summary>
+        public Tensor? Master { get; } = master;
         public long Step { get; set; }
     }
 
@@ -39,7 +44,9 @@ public sealed class AdamWOptimizer : IDisposable
         Groups = groups.ToList();
         (this.beta1, this.beta2, this.epsilon, this.weightDecay) = (beta1, beta2, epsilon, weightDecay);
         foreach (var parameter in Parameters)
-            moments[parameter] = new Moments(zeros_like(parameter).DetachFromDisposeScope(), zeros_like(parameter).DetachFromDisposeScope());
+            moments[parameter] = new Moments(zeros_like(parameter, dtype: float32).DetachFromDisposeScope(),
+                                             zeros_like(parameter, dtype: float32).DetachFromDisposeScope(),
+                                             parameter.dtype == float32 ? null : parameter.to(float32).DetachFromDisposeScope());
     }
 
     public IEnumerable<Parameter> Parameters => Groups.SelectMany(g => g.Parameters);
@@ -69,7 +76,8 @@ public sealed class AdamWOptimizer : IDisposable
                 if (gradient is null) continue;
                 var state = moments[parameter];
                 state.Step++;
-                Update(parameter, gradient, state.ExpAvg, state.ExpAvgSq, state.Step, group.LearningRate, decay, hyper);
+                Update(state.Master ?? parameter, gradient.to(float32), state.ExpAvg, state.ExpAvgSq, state.Step, group.LearningRate, decay, hyper);
+                if (state.Master is not null) parameter.copy_(state.Master);
             }
         }
     }
@@ -118,6 +126,7 @@ public sealed class AdamWOptimizer : IDisposable
             tensors[$"{key}.exp_avg"] = state.ExpAvg;
             tensors[$"{key}.exp_avg_sq"] = state.ExpAvgSq;
             tensors[$"{key}.step"] = tensor(new[] { state.Step });
+            if (state.Master is not null) tensors[$"{key}.master"] = state.Master;
         }
         SafetensorsFile.Save(path, tensors);
     }
@@ -127,12 +136,14 @@ public sealed class AdamWOptimizer : IDisposable
     public void Load(string path)
     {
         using var file = SafetensorsFile.Open(path);
-        CheckStateNames(file, path, Entries().Select(e => e.Key));
+        CheckStateNames(file, path, Entries().Select(e => e.Key), Entries().Where(e => e.State.Master is not null).Select(e => e.Key));
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         foreach (var (key, parameter, state) in Entries())
         {
-            foreach (var (suffix, target) in new[] { ("exp_avg", state.ExpAvg), ("exp_avg_sq", state.ExpAvgSq) })
+            var targets = new List<(string, Tensor)> { ("exp_avg", state.ExpAvg), ("exp_avg_sq", state.ExpAvgSq) };
+            if (state.Master is not null) targets.Add(("master", state.Master));
+            foreach (var (suffix, target) in targets)
             {
                 var saved = file.ReadTensor($"{key}.{suffix}");
                 if (!saved.shape.SequenceEqual(parameter.shape))
@@ -143,14 +154,14 @@ public sealed class AdamWOptimizer : IDisposable
         }
     }
 
-    /// <summary>Makes every rank's state rank 0's (both moments and the step counts), as after a resume.</summary>
+    /// <summary>Makes every rank's state rank 0's (both moments, master copies and the step counts), as after a resume.</summary>
     public void BroadcastFromMain(ProcessGroup group)
     {
         if (group.WorldSize == 1) return;
         using var scope = NewDisposeScope();
         var entries = Entries().ToList();
         var steps = tensor(entries.Select(e => (float)e.State.Step).ToArray());
-        DataParallel.BroadcastFromMain(group, [steps, .. entries.SelectMany(e => new[] { e.State.ExpAvg, e.State.ExpAvgSq })]);
+        DataParallel.BroadcastFromMain(group, [steps, .. entries.SelectMany(e => e.State.Master is null ? new[] { e.State.ExpAvg, e.State.ExpAvgSq } : [e.State.ExpAvg, e.State.ExpAvgSq, e.State.Master])]);
         var received = steps.data<float>().ToArray();
         for (int i = 0; i < entries.Count; i++) entries[i].State.Step = (long)received[i];
     }
@@ -159,10 +170,11 @@ public sealed class AdamWOptimizer : IDisposable
     internal static string StateKey(int group, int index) => $"{group}.{index}";
 
     /// <summary>Fails naming every missing and unexpected entry when a state file does not hold exactly the step count
-    /// and both moments of each key.</summary>
-    internal static void CheckStateNames(SafetensorsFile file, string path, IEnumerable<string> keys)
+    /// and both moments of each key, and the master copy of each of <paramref name="masterKeys"/>.</summary>
+    internal static void CheckStateNames(SafetensorsFile file, string path, IEnumerable<string> keys, IEnumerable<string>? masterKeys = null)
     {
-        var expected = keys.SelectMany(k => new[] { $"{k}.exp_avg", $"{k}.exp_avg_sq", $"{k}.step" }).ToHashSet();
+        var expected = keys.SelectMany(k => new[] { $"{k}.exp_avg", $"{k}.exp_avg_sq", $"{k}.step" })
+            .Concat((masterKeys ?? []).Select(k => $"{k}.master")).ToHashSet();
         var missing = expected.Except(file.Names).Order().ToList();
         var unexpected = file.Names.Except(expected).Order().ToList();
         if (missing.Count > 0 || unexpected.Count > 0)
@@ -178,6 +190,7 @@ public sealed class AdamWOptimizer : IDisposable
         {
             state.ExpAvg.Dispose();
             state.ExpAvgSq.Dispose();
+            state.Master?.Dispose();
         }
         moments.Clear();
     }

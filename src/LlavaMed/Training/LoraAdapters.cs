@@ -8,7 +8,9 @@ namespace LlavaMed.Training;
 
 /// <summary>LoRA (Hu et al. 2021) on the language model's linear layers, attached as forward hooks so the
 /// model's own modules and checkpoint keys stay as they are: y = W x + (alpha / rank) B A dropout(x), with A
-/// Kaiming-uniform and B zero so training starts from the base model. <see cref="Merge"/> folds B A into W and
+/// Kaiming-uniform and B zero so training starts from the base model. A and B are float32 whatever the base's dtype,
+/// and the adapter path runs in float32 as PEFT does (input cast to float32, the bf16 base output added in float32,
+/// the sum cast back), so a bfloat16 base trains float32 adapters. <see cref="Merge"/> folds B A into W and
 /// detaches the hooks, leaving a plain model to save in the released layout.</summary>
 public sealed class LoraAdapters : IDisposable
 {
@@ -29,37 +31,78 @@ public sealed class LoraAdapters : IDisposable
     /// from a private generator seeded with <paramref name="seed"/>.</summary>
     public static LoraAdapters Attach(LlavaForCausalLM model, LoraOptions options, ulong seed)
     {
+        options.Validate();
         var lora = new LoraAdapters(options.Alpha / options.Rank, options.Dropout);
         using var generator = new Generator(seed);
         foreach (var (name, module) in model.named_modules())
         {
-            if (module is not Linear linear || !name.StartsWith("model.layers.", StringComparison.Ordinal)
-                || !options.Targets.Any(t => name.EndsWith("." + t, StringComparison.Ordinal))) continue;
+            if (module is not Linear linear || !IsTarget(name, options)) continue;
             var weight = linear.weight!;
             // PEFT's default: kaiming_uniform_(a=sqrt(5)), i.e. uniform(+-1/sqrt(fan_in)).
             var bound = 1.0 / Math.Sqrt(weight.shape[1]);
-            var a = new Parameter(empty(options.Rank, weight.shape[1], dtype: weight.dtype, device: weight.device));
+            var a = new Parameter(empty(options.Rank, weight.shape[1], dtype: float32, device: weight.device));
             using (no_grad()) a.uniform_(-bound, bound, generator);
-            var b = new Parameter(zeros(weight.shape[0], options.Rank, dtype: weight.dtype, device: weight.device));
-            var hook = linear.register_forward_hook((_, input, output) => output.Plus(lora.Delta(input, a, b)));
-            lora.adapters.Add((name, linear, a, b, hook.remove));
+            var b = new Parameter(zeros(weight.shape[0], options.Rank, dtype: float32, device: weight.device));
+            lora.Add(name, linear, a, b);
         }
         if (lora.adapters.Count == 0)
             throw new ArgumentException($"no decoder Linear matches the LoRA targets {string.Join(", ", options.Targets)}");
         return lora;
     }
 
-    Tensor Delta(Tensor input, Parameter a, Parameter b)
+    /// <summary>Whether the Linear module <paramref name="name"/> gets an adapter: a decoder layer's, named by a target.</summary>
+    public static bool IsTarget(string name, LoraOptions options) =>
+        name.StartsWith("model.layers.", StringComparison.Ordinal) && options.Targets.Any(t => LoraOptions.Matches(name, t));
+
+    /// <summary>Adapters with given weights (A [rank, in], B [out, rank], copied to float32) on the named linear
+    /// layers of <paramref name="model"/>, scaled by <paramref name="scale"/>, without dropout: trained adapters
+    /// loaded onto a base (<see cref="PeftAdapters"/>). A name that is not a Linear of the model, or a shape that
+    /// does not fit it, is an error naming it.</summary>
+    public static LoraAdapters FromWeights(LlavaForCausalLM model, IReadOnlyDictionary<string, (Tensor A, Tensor B)> weights, double scale)
     {
-        var dropped = input;
+        var linears = model.named_modules().Where(m => m.module is Linear).ToDictionary(m => m.name, m => (Linear)m.module);
+        var lora = new LoraAdapters(scale, dropout: 0);
+        foreach (var (name, (a, b)) in weights.OrderBy(w => w.Key, StringComparer.Ordinal))
+        {
+            if (!linears.TryGetValue(name, out var linear)) throw new ArgumentException($"LoRA adapter for {name}: the model has no such linear layer");
+            var weight = linear.weight!;
+            if (a.dim() != 2 || b.dim() != 2 || a.shape[1] != weight.shape[1] || b.shape[0] != weight.shape[0] || a.shape[0] != b.shape[1])
+                throw new ArgumentException($"LoRA adapter for {name}: A [{string.Join(", ", a.shape)}] and B [{string.Join(", ", b.shape)}] "
+                                            + $"do not fit the weight [{string.Join(", ", weight.shape)}]");
+            // Detached from any dispose scope: the adapters live as long as the model uses them.
+            lora.Add(name, linear, new Parameter(a.to(float32, weight.device, copy: true).DetachFromDisposeScope(), requires_grad: false),
+                     new Parameter(b.to(float32, weight.device, copy: true).DetachFromDisposeScope(), requires_grad: false));
+        }
+        return lora;
+    }
+
+    void Add(string name, Linear linear, Parameter a, Parameter b)
+    {
+        var hook = linear.register_forward_hook((_, input, output) => AddDelta(output, input, a, b));
+        adapters.Add((name, linear, a, b, hook.remove));
+    }
+
+    /// <summary>output + scale B A dropout(input), the adapter path in the adapters' dtype (float32).</summary>
+    Tensor AddDelta(Tensor output, Tensor input, Parameter a, Parameter b)
+    {
+        var dropped = input.to(a.dtype);
         if (a.requires_grad && dropout > 0)
         {
             using var probability = dropout.ToScalar();
             using var keepScale = (1 / (1 - dropout)).ToScalar();
-            var keep = rand(input.shape, dtype: input.dtype, device: input.device, generator: DropoutGenerator).ge(probability);
-            dropped = input.mul(keep).mul(keepScale);
+            var keep = rand(dropped.shape, dtype: dropped.dtype, device: dropped.device, generator: DropoutGenerator).ge(probability);
+            dropped = dropped.mul(keep).mul(keepScale);
         }
-        return functional.linear(functional.linear(dropped, a), b).mul(scale);
+        var delta = functional.linear(functional.linear(dropped, a), b).mul(scale);
+        return output.dtype == delta.dtype ? output.Plus(delta) : output.to(delta.dtype).Plus(delta).to(output.dtype);
+    }
+
+    /// <summary>The adapters on <paramref name="module"/>'s linear layers (for gradient checkpointing, which
+    /// recomputes a layer and must differentiate the adapters its hooks use).</summary>
+    public IEnumerable<Parameter> ParametersIn(Module module)
+    {
+        var linears = module.modules().ToHashSet(ReferenceEqualityComparer.Instance);
+        return adapters.Where(x => linears.Contains(x.Target)).SelectMany(x => new[] { x.A, x.B });
     }
 
     public IReadOnlyList<Parameter> Parameters => adapters.SelectMany(x => new[] { x.A, x.B }).ToList();
@@ -83,7 +126,10 @@ public sealed class LoraAdapters : IDisposable
         using var _ = no_grad();
         foreach (var (_, target, a, b, removeHook) in adapters)
         {
-            target.weight!.PlusInPlace(b.matmul(a).mul(scale));
+            var weight = target.weight!;
+            var delta = b.matmul(a).mul(scale);
+            if (weight.dtype == delta.dtype) weight.PlusInPlace(delta);
+            else weight.copy_(weight.to(delta.dtype).Plus(delta)); // summed in float32, rounded once
             removeHook();
         }
         adapters.Clear();

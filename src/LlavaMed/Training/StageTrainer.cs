@@ -37,12 +37,17 @@ public sealed class StageTrainer(ProcessGroup? processGroup = null)
     public const string TrainerStateFile = "trainer_state.json";
     public const string OptimizerStateFile = "optimizer.safetensors";
     public const string LogFile = "log.jsonl";
-    public const string AdapterFile = "adapter_model.safetensors";
+    public const string AdapterFile = PeftAdapters.WeightsFile;
+    /// <summary>The final LoRA adapters in PEFT's layout, beside the merged model (<see cref="PeftAdapters"/>).</summary>
+    public const string AdapterFolder = "adapter";
 
     /// <summary>Trains the stage and writes the final model to <see cref="TrainingStage.OutputDir"/>. With
     /// <paramref name="resume"/>, continues from the newest complete checkpoint in the output folder.</summary>
     public IEnumerable<TrainingProgress> Run(TrainingStage stage, bool resume = false, CancellationToken cancellation = default)
     {
+        stage.Lora?.Validate();
+        if (stage.Lora is not null && stage.Trainable != TrainableSet.ProjectorAndLanguageModel)
+            throw new ArgumentException($"{stage.Name}: LoRA adapts the language model, which this stage does not train");
         Directory.CreateDirectory(stage.OutputDir);
         var resumeFrom = resume ? LatestCheckpoint(stage.OutputDir) : null;
         var tokenizerFolder = stage.TokenizerFolder ?? stage.InitFrom;
@@ -63,9 +68,10 @@ public sealed class StageTrainer(ProcessGroup? processGroup = null)
         int totalSteps = stepsPerEpoch * stage.Epochs;
         int warmup = LearningRateSchedule.WarmupSteps(totalSteps, stage.WarmupRatio);
 
-        if (stage.Lora is not null && stage.Trainable != TrainableSet.ProjectorAndLanguageModel)
-            throw new ArgumentException($"{stage.Name}: LoRA adapts the language model, which this stage does not train");
         using var lora = stage.Lora is null ? null : LoraAdapters.Attach(model, stage.Lora, (ulong)stage.Seed);
+        if (stage.GradientCheckpointing)
+            model.GradientCheckpointing = new ActivationCheckpointing(
+                layer => lora?.ParametersIn(layer) ?? [], () => lora?.DropoutGenerator is { } random ? [random] : []);
         if (lora is not null && resumeFrom is not null)
         {
             using var adapterFile = SafetensorsFile.Open(Path.Combine(resumeFrom, AdapterFile));
@@ -151,7 +157,14 @@ public sealed class StageTrainer(ProcessGroup? processGroup = null)
             }
         }
         model.eval();
-        lora?.Merge();
+        if (lora is not null)
+        {
+            // The adapters alone, as PEFT and LLaVA's LoRA recipe exchange them, then merged into the saved weights.
+            if (group.IsMain)
+                PeftAdapters.Save(Path.Combine(stage.OutputDir, AdapterFolder), lora, stage.Lora!, model,
+                                  model.named_parameters().Where(p => p.parameter.requires_grad).Select(p => p.name), stage.InitFrom);
+            lora.Merge();
+        }
         if (group.IsMain)
             CheckpointWriter.Save(model, stage.OutputDir, tokenizerFolder, pipeline.ImageProcessor.Config, new JsonObject
             {
@@ -229,18 +242,24 @@ public sealed class StageTrainer(ProcessGroup? processGroup = null)
         var language = new List<Parameter>();
         foreach (var (name, parameter) in model.named_parameters())
         {
-            bool isProjector = name.StartsWith("model.mm_projector", StringComparison.Ordinal);
-            bool isTower = name.StartsWith(CheckpointLoader.TowerPrefix, StringComparison.Ordinal);
-            bool trains = isProjector || (stage.Trainable == TrainableSet.ProjectorAndLanguageModel && !isTower && lora is null);
+            bool trains = Trains(name, stage.Trainable, lora is not null);
             parameter.requires_grad = trains;
             if (!trains) continue;
-            (isProjector ? projector : language).Add(parameter);
+            (IsProjector(name) ? projector : language).Add(parameter);
         }
         if (lora is not null) language.AddRange(lora.Parameters);
         var groups = new List<GroupDefinition> { new(projector, stage.ProjectorLearningRate ?? stage.LearningRate) };
         if (language.Count > 0) groups.Add(new GroupDefinition(language, stage.LearningRate));
         return groups;
     }
+
+    static bool IsProjector(string name) => name.StartsWith("model.mm_projector", StringComparison.Ordinal);
+
+    /// <summary>Whether a stage trains the model's own parameter <paramref name="name"/>: the projector always, the
+    /// language model in stages 2 and 3 unless LoRA adapts it instead, the vision tower never.</summary>
+    public static bool Trains(string name, TrainableSet trainable, bool lora) =>
+        IsProjector(name) || (trainable == TrainableSet.ProjectorAndLanguageModel && !lora
+                              && !name.StartsWith(CheckpointLoader.TowerPrefix, StringComparison.Ordinal));
 
     /// <summary>Writes <c>checkpoint-STEP/</c> atomically (a temporary folder renamed when complete) and keeps
     /// the newest <see cref="TrainingStage.KeepLastCheckpoints"/>.</summary>

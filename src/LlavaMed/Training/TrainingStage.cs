@@ -1,4 +1,5 @@
 using LlavaMed.Text;
+using TorchSharp;
 
 namespace LlavaMed.Training;
 
@@ -11,12 +12,36 @@ public enum TrainableSet
     ProjectorAndLanguageModel,
 }
 
-/// <summary>LoRA on the language model's linear layers: W + (alpha / rank) B A, merged into W when saved.</summary>
+/// <summary>LoRA on the language model's linear layers: W + (alpha / rank) B A, merged into W when saved.
+/// <see cref="TargetModules"/> are module names (<c>q_proj</c>) or name tails (<c>self_attn.q_proj</c>) of a
+/// decoder layer's linear layers; the default is LLaVA's recipe, all of them.</summary>
 public sealed record LoraOptions(int Rank, double Alpha = 16, double Dropout = 0.05,
                                  IReadOnlyList<string>? TargetModules = null)
 {
+    /// <summary>The linear layers of a decoder layer (<see cref="Models.DecoderLayer"/>), by path inside it.</summary>
+    public static readonly IReadOnlyList<string> DecoderLayerLinears =
+        ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"];
     public static readonly IReadOnlyList<string> DefaultTargets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"];
     public IReadOnlyList<string> Targets => TargetModules ?? DefaultTargets;
+
+    /// <summary>Whether module <paramref name="name"/> is target <paramref name="target"/>: its name, or a tail of
+    /// its path (PEFT's <c>target_modules</c> suffix rule).</summary>
+    public static bool Matches(string name, string target) =>
+        name == target || name.EndsWith("." + target, StringComparison.Ordinal);
+
+    /// <summary>Checks rank, alpha, dropout and that every target names a decoder linear layer, without a model:
+    /// a bad setting fails before anything is loaded or written.</summary>
+    public void Validate()
+    {
+        if (Rank <= 0) throw new ArgumentException($"LoRA rank must be positive, got {Rank}");
+        if (!(Alpha > 0)) throw new ArgumentException($"LoRA alpha must be positive, got {Alpha}");
+        if (!(Dropout >= 0 && Dropout < 1)) throw new ArgumentException($"LoRA dropout must be in [0, 1), got {Dropout}");
+        var unmatched = Targets.Where(t => !DecoderLayerLinears.Any(l => Matches(l, t))).ToList();
+        if (Targets.Count == 0 || unmatched.Count > 0)
+            throw new ArgumentException(unmatched.Count == 1
+                ? $"LoRA target {unmatched[0]} matches no linear layer of the language model (layers: {string.Join(", ", DefaultTargets)})"
+                : $"LoRA targets {string.Join(", ", unmatched.DefaultIfEmpty("(none)"))} match no linear layer of the language model (layers: {string.Join(", ", DefaultTargets)})");
+    }
 }
 
 /// <summary>A curriculum stage as a value: data, template, trainable set, optimiser and schedule, where it starts
@@ -55,6 +80,12 @@ public sealed record TrainingStage
     public int SaveEverySteps { get; init; }
     public int KeepLastCheckpoints { get; init; } = 2;
     public LoraOptions? Lora { get; init; }
+    /// <summary>The dtype the model is loaded and trained in. bfloat16 trains mixed precision: float32 LoRA adapters,
+    /// float32 master weights and Adam moments for the bf16 parameters it trains, float32 RMSNorm and loss.</summary>
+    public torch.ScalarType Dtype { get; init; } = torch.ScalarType.Float32;
+    /// <summary>Keep only each decoder and CLIP layer's input in the forward and recompute the layer in the backward
+    /// (the same gradients, about one more forward of compute, activations of one layer instead of all).</summary>
+    public bool GradientCheckpointing { get; init; }
     /// <summary>Also write loss and learning rate as TensorBoard event files under <c>OutputDir/tensorboard</c>.</summary>
     public bool TensorBoard { get; init; } = true;
     /// <summary>ZeRO-1 in data-parallel runs: each rank keeps only its shard of the optimiser state (float32 master

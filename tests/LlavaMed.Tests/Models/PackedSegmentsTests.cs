@@ -37,19 +37,23 @@ public sealed class PackedSegmentsTests
             Assert.Equal(expected[q], allowed[q].data<bool>().ToArray());
     }
 
+    static TokenizedSample Vqa(string id, string image, long[] question, long[] answer) => new(id,
+        [1, 3, Image, 5, .. question, 4, .. answer, 2],
+        [.. Enumerable.Repeat(Ignore, 4 + question.Length + 1), .. answer, 2], image);
+
+    /// <summary>Four VQA samples on two images ("a" three times, "b" once), in the tiny models' vocabulary.</summary>
+    public static readonly TokenizedSample[] VqaSamples =
+    [
+        Vqa("a1", "a", [10, 11, 12], [20, 21]), Vqa("b1", "b", [13], [22]),
+        Vqa("a2", "a", [14], [23]), Vqa("a3", "a", [10, 11, 15, 16], [24, 25, 26]),
+    ];
+
     [Fact]
     public void PackedRowsGiveTheLossAndGradientsOfTheUnpackedSamples()
     {
         using var scope = NewDisposeScope();
         using var model = TinyModels.Create(TinyModels.Config());
-        static TokenizedSample Vqa(string id, string image, long[] question, long[] answer) => new(id,
-            [1, 3, Image, 5, .. question, 4, .. answer, 2],
-            [.. Enumerable.Repeat(Ignore, 4 + question.Length + 1), .. answer, 2], image);
-        TokenizedSample[] samples =
-        [
-            Vqa("a1", "a", [10, 11, 12], [20, 21]), Vqa("b1", "b", [13], [22]),
-            Vqa("a2", "a", [14], [23]), Vqa("a3", "a", [10, 11, 15, 16], [24, 25, 26]),
-        ];
+        var samples = VqaSamples;
         var images = TinyModels.Images(2);
         Tensor ImageOf(string name) => images[name == "a" ? 0 : 1];
 

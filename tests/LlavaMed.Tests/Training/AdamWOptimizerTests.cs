@@ -97,4 +97,42 @@ public sealed class AdamWOptimizerTests
         Assert.Contains("unexpected [0.1.exp_avg, 0.1.exp_avg_sq, 0.1.step]", error.Message);
         folder.Delete(recursive: true);
     }
+
+    /// <summary>A bf16 weight of 1.0 and updates of lr = 1e-4 (Adam's first steps move by about lr): 1.0 - 1e-4 rounds
+    /// back to 1.0 in bf16 (spacing 2^-8 below 1), so stepping the bf16 weight itself never moves it, silently. The
+    /// float32 master copy accumulates the updates and the bf16 weight follows it once they add up.</summary>
+    [Fact]
+    public void Bfloat16WeightsStopUpdatingUnlessAFloat32MasterCopyIsStepped()
+    {
+        using var scope = NewDisposeScope();
+        const int Steps = 30;
+        const double Lr = 1e-4;
+        var plain = new Parameter(ones(4, dtype: bfloat16));
+        var mastered = new Parameter(ones(4, dtype: bfloat16));
+        using var plainAdam = optim.AdamW([plain], lr: Lr, weight_decay: 0); // TorchSharp's AdamW: state in the weights' dtype
+        using var ours = new AdamWOptimizer([new ParameterGroup([mastered], Lr)]);
+        for (int step = 0; step < Steps; step++)
+        {
+            plain.grad = ones(4, dtype: bfloat16);
+            mastered.grad = ones(4, dtype: bfloat16);
+            plainAdam.step();
+            ours.Step();
+        }
+        Assert.Equal(1.0f, plain.to(float32)[0].item<float>()); // 30 updates lost
+        var moved = mastered.to(float32)[0].item<float>();
+        Assert.Equal(0.99609375f, moved); // bf16 nearest to the master's 1 - 30e-4 = 0.997
+        Assert.Equal(ScalarType.BFloat16, mastered.dtype);
+
+        // The master copy is part of the saved state, so a resumed run continues from 0.997, not from 0.996.
+        var path = Path.Combine(Path.GetTempPath(), $"adamw-master-{Guid.NewGuid():N}.safetensors");
+        try
+        {
+            ours.Save(path);
+            using var file = SafetensorsFile.Open(path);
+            Assert.Contains("0.0.master", file.Names);
+            Assert.Equal(1 - Steps * Lr, file.ReadTensor("0.0.master")[0].item<float>(), 4);
+            Assert.Equal(ScalarType.Float32, file.ReadTensor("0.0.exp_avg").dtype);
+        }
+        finally { File.Delete(path); }
+    }
 }

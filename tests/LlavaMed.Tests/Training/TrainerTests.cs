@@ -41,6 +41,21 @@ public sealed class TrainerTests : IDisposable
         return tensors.Names.ToDictionary(n => n, n => tensors.ReadTensor(n));
     }
 
+    /// <summary>Runs <paramref name="stage"/> until its first checkpoint is written (stopping there, like a crash after
+    /// it), then resumes it to the end.</summary>
+    static void InterruptAfterFirstCheckpointAndResume(TrainingStage stage)
+    {
+        foreach (var progress in new StageTrainer().Run(stage))
+            if (progress.Event?.StartsWith("checkpoint") == true) break;
+        Assert.NotNull(StageTrainer.LatestCheckpoint(stage.OutputDir));
+        Assert.False(File.Exists(Path.Combine(stage.OutputDir, "model.safetensors")));
+        foreach (var _ in new StageTrainer().Run(stage, resume: true)) { }
+    }
+
+    static void AssertSameModelBytes(string expectedFolder, string actualFolder) =>
+        Assert.Equal(File.ReadAllBytes(Path.Combine(expectedFolder, "model.safetensors")),
+                     File.ReadAllBytes(Path.Combine(actualFolder, "model.safetensors")));
+
     static string CliAssembly => Path.Combine(AppContext.BaseDirectory, "llava-med.dll");
 
     [Fact]
@@ -82,24 +97,19 @@ public sealed class TrainerTests : IDisposable
         foreach (var _ in new StageTrainer().Run(uninterrupted)) { }
 
         var interrupted = Stage("interrupted");
-        // Stop consuming right after the first checkpoint: training stops there, like a crash after it.
-        foreach (var progress in new StageTrainer().Run(interrupted))
-            if (progress.Event?.StartsWith("checkpoint") == true) break;
-        Assert.NotNull(StageTrainer.LatestCheckpoint(interrupted.OutputDir));
-        Assert.False(File.Exists(Path.Combine(interrupted.OutputDir, "model.safetensors")));
-        foreach (var _ in new StageTrainer().Run(interrupted, resume: true)) { }
-
-        Assert.Equal(File.ReadAllBytes(Path.Combine(uninterrupted.OutputDir, "model.safetensors")),
-                     File.ReadAllBytes(Path.Combine(interrupted.OutputDir, "model.safetensors")));
+        InterruptAfterFirstCheckpointAndResume(interrupted);
+        AssertSameModelBytes(uninterrupted.OutputDir, interrupted.OutputDir);
     }
 
-    [Fact]
-    public void ProcessKilledWithSigkillResumesToBitIdenticalWeights()
+    [Theory]
+    [InlineData("")]
+    [InlineData("--lora-rank 4 --gradient-checkpointing")]
+    public void ProcessKilledWithSigkillResumesToBitIdenticalWeights(string options)
     {
         string[] Arguments(string output) => ["train", "--stage", "instruction", "--init", demo.ModelFolder, "--data", dataPath,
             "--image-root", demo.ModelFolder, "--out", Path.Combine(temporary, output), "--epochs", "2", "--lr", "1e-3",
             "--batch-size", "2", "--grad-accum", "2", "--save-every", "2", "--max-length", "128", "--seed", "5",
-            "--conv", "mistral_instruct"];
+            "--conv", "mistral_instruct", .. options.Split(' ', StringSplitOptions.RemoveEmptyEntries)];
         // The reference runs in a process of its own too: same thread settings as the killed run.
         using (var uninterrupted = Start(Arguments("reference")))
         {
@@ -128,8 +138,7 @@ public sealed class TrainerTests : IDisposable
             Assert.Equal(0, resumed.ExitCode);
             Assert.Contains("resumed from", output);
         }
-        Assert.Equal(File.ReadAllBytes(Path.Combine(reference.OutputDir, "model.safetensors")),
-                     File.ReadAllBytes(Path.Combine(killed.OutputDir, "model.safetensors")));
+        AssertSameModelBytes(reference.OutputDir, killed.OutputDir);
     }
 
     static Process Start(string[] arguments)
@@ -157,13 +166,77 @@ public sealed class TrainerTests : IDisposable
             Assert.True(changed == shouldChange, $"{name} changed={changed}");
         }
 
+        // The adapters alone (PEFT layout) merged onto the base give the saved merged model, bit for bit.
+        using (var pipeline = LlavaMed.Inference.LlavaPipeline.Load(demo.ModelFolder))
+        {
+            PeftAdapters.Merge(pipeline.Model, Path.Combine(straight.OutputDir, StageTrainer.AdapterFolder));
+            var merged = pipeline.Model.state_dict();
+            foreach (var (name, value) in after)
+                Assert.True(value.equal(merged[name]).all().item<bool>(), $"{name}: base + adapters differs from the merged model");
+        }
+        string[] Ask(params string[] model) => CliRunner.Run(["ask", .. model, "--image", demo.ImagePath, "--max-new-tokens", "6"])
+            .Output.Split('\n').Where(l => l.StartsWith("answer:")).ToArray();
+        Assert.Equal(Ask("--model", straight.OutputDir), Ask("--model", demo.ModelFolder, "--adapter", Path.Combine(straight.OutputDir, StageTrainer.AdapterFolder)));
+
         var interrupted = Stage("lora-interrupted") with { Lora = lora };
-        foreach (var progress in new StageTrainer().Run(interrupted))
-            if (progress.Event?.StartsWith("checkpoint") == true) break;
+        InterruptAfterFirstCheckpointAndResume(interrupted);
         Assert.True(File.Exists(Path.Combine(StageTrainer.LatestCheckpoint(interrupted.OutputDir)!, StageTrainer.AdapterFile)));
-        foreach (var _ in new StageTrainer().Run(interrupted, resume: true)) { }
-        Assert.Equal(File.ReadAllBytes(Path.Combine(straight.OutputDir, "model.safetensors")),
-                     File.ReadAllBytes(Path.Combine(interrupted.OutputDir, "model.safetensors")));
+        AssertSameModelBytes(straight.OutputDir, interrupted.OutputDir);
+    }
+
+    /// <summary>Mixed precision as users run the real model: a bf16 base with float32 adapters, the projector trained in
+    /// bf16 through a float32 master copy, gradient checkpointing on; interrupted after a checkpoint and resumed, it
+    /// must end with the same bytes as the uninterrupted run.</summary>
+    [Fact]
+    public void Bfloat16LoraWithCheckpointingResumesExactly()
+    {
+        using var scope = NewDisposeScope();
+        var settings = new LoraOptions(Rank: 4, Alpha: 8, Dropout: 0.1);
+        var straight = Stage("bf16-lora") with { Lora = settings, Dtype = ScalarType.BFloat16, GradientCheckpointing = true };
+        var losses = new StageTrainer().Run(straight).Where(p => !double.IsNaN(p.Loss)).Select(p => p.Loss).ToList();
+        Assert.All(losses, l => Assert.True(double.IsFinite(l)));
+        using (var tensors = CheckpointTensors.Open(straight.OutputDir))
+            Assert.Equal(ScalarType.BFloat16, tensors.ReadTensor("model.layers.0.self_attn.q_proj.weight").dtype);
+        var before = Weights(demo.ModelFolder);
+        var after = Weights(straight.OutputDir);
+        Assert.False(before["model.mm_projector.0.weight"].to(bfloat16).equal(after["model.mm_projector.0.weight"]).all().item<bool>());
+        Assert.False(before["model.layers.1.mlp.down_proj.weight"].to(bfloat16).equal(after["model.layers.1.mlp.down_proj.weight"]).all().item<bool>());
+        using (var optimizerState = SafetensorsFile.Open(Path.Combine(StageTrainer.LatestCheckpoint(straight.OutputDir)!, StageTrainer.OptimizerStateFile)))
+            Assert.Contains(optimizerState.Names, n => n.EndsWith(".master")); // the bf16 projector's float32 copy
+
+        var interrupted = straight with { OutputDir = Path.Combine(temporary, "bf16-lora-interrupted") };
+        InterruptAfterFirstCheckpointAndResume(interrupted);
+        AssertSameModelBytes(straight.OutputDir, interrupted.OutputDir);
+    }
+
+    [Fact]
+    public void GradientCheckpointingTrainsTheSameWeightsAsThePlainRun()
+    {
+        using var scope = NewDisposeScope();
+        var settings = new LoraOptions(Rank: 4, Alpha: 8, Dropout: 0.1);
+        foreach (var lora in new LoraOptions?[] { null, settings })
+        {
+            var plain = Stage($"plain-{lora is null}") with { Lora = lora, Epochs = 1, SaveEverySteps = 0 };
+            var checkpointed = plain with { OutputDir = plain.OutputDir + "-checkpointed", GradientCheckpointing = true };
+            var plainLosses = new StageTrainer().Run(plain).Select(p => p.Loss).Where(l => !double.IsNaN(l)).ToList();
+            var checkpointedLosses = new StageTrainer().Run(checkpointed).Select(p => p.Loss).Where(l => !double.IsNaN(l)).ToList();
+            Assert.Equal(plainLosses, checkpointedLosses);
+            // The recompute repeats the same float32 operations: the weights come out byte for byte the same.
+            AssertSameModelBytes(plain.OutputDir, checkpointed.OutputDir);
+        }
+    }
+
+    [Fact]
+    public void ALoraTargetThatMatchesNoLayerIsOneErrorLineBeforeAnythingIsWritten()
+    {
+        var output = Path.Combine(temporary, "bad-target");
+        var (exitCode, _, error) = CliRunner.Run("train", "--stage", "instruction", "--init", demo.ModelFolder, "--data", dataPath,
+            "--image-root", demo.ModelFolder, "--out", output, "--lora-rank", "4", "--lora-targets", "q_proj,qkv_proj");
+        Assert.Equal(1, exitCode);
+        Assert.Single(error.Trim().Split('\n'));
+        Assert.Contains("qkv_proj", error);
+        Assert.Contains("LoRA target qkv_proj matches no linear layer", error); // q_proj matches: only qkv_proj is named
+        Assert.False(Directory.Exists(output));
     }
 
     [Fact]
