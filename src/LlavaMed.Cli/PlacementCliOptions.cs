@@ -36,28 +36,16 @@ public sealed class PlacementCliOptions
     {
         var config = LlavaConfig.FromFolder(modelFolder);
         var parameters = LlavaForCausalLM.CountParameters(config);
-        return Resolve(parse, parameters, CheckpointDtype(modelFolder), workload, log);
+        return Resolve(parse, parameters, CheckpointPlacement.CheckpointDtype(modelFolder), workload, log);
     }
 
     /// <summary>The same for a model that does not exist yet (the curriculum builds its own).</summary>
     public PlacementDecision Resolve(ParseResult parse, long parameters, ScalarType? checkpointDtype, Workload workload, TextWriter log)
     {
-        var device = PlacementPlanner.ParseDevice(parse.GetValue(Device)!);
-        var decision = PlacementPlanner.Decide(PlacementPlanner.ParseDtype(parse.GetValue(Dtype)!), device, workload,
-            parameters, parameters, checkpointDtype, MachineProbe.Read(device));
-        log.WriteLine($"dtype: {decision.DtypeName} on {PlacementPlanner.DeviceName(device)} ({decision.Reason}; "
-                      + $"needs about {decision.Estimate.TotalBytes / 1e9:F1} GB)");
+        var decision = CheckpointPlacement.Decide(parameters, checkpointDtype, parse.GetValue(Dtype)!, parse.GetValue(Device)!, workload);
+        log.WriteLine(decision.Describe());
         return decision;
     }
 
-    public static LoadOptions LoadOptions(PlacementDecision decision) => new() { Dtype = decision.Dtype, Device = decision.Device };
-
-    /// <summary>config.json's <c>torch_dtype</c>, when it names one the workbench loads.</summary>
-    static ScalarType? CheckpointDtype(string modelFolder)
-    {
-        var path = Path.Combine(modelFolder, "config.json");
-        if (!File.Exists(path)) return null;
-        var name = (JsonNode.Parse(File.ReadAllText(path)) as JsonObject)?["torch_dtype"]?.GetValue<string>();
-        return name is "float32" or "bfloat16" or "float16" ? PlacementPlanner.FromRequest(PlacementPlanner.ParseDtype(name)) : null;
-    }
+    public static LoadOptions LoadOptions(PlacementDecision decision) => decision.ToLoadOptions();
 }

@@ -8,18 +8,23 @@ namespace LlavaMed.Curriculum;
 /// <summary>A curriculum output folder worked on one stage at a time (the stage notebooks): the corpus, the starting
 /// model, the stage data and the three stage values of <see cref="CurriculumRunner.Stages"/>, each stage starting
 /// from the previous one's output. What is already in the folder is reused; what is missing is built by
-/// <see cref="EnsureModel"/>. The layout is <see cref="CurriculumRunner.Run"/>'s.</summary>
+/// <see cref="EnsureModel"/>. The layout is <see cref="CurriculumRunner.Run"/>'s. <see cref="Load"/> is the dtype and
+/// device the stages train in and evaluations load with.</summary>
 public sealed record CurriculumWorkspace(string OutputDir, CurriculumScale Scale, int Seed, SyntheticCorpusLayout Corpus,
                                          bool CorpusFromCache, IReadOnlyList<TrainingStage> Stages, EvaluationSet Evaluation)
 {
+    public Checkpoints.LoadOptions Load { get; init; } = new();
+
     public string StartModel => Path.Combine(OutputDir, "starting-model", StartingModelBuilder.ModelFolderName);
 
     /// <summary>Generates (or reuses) the corpus and writes the stage data when missing. <paramref name="batchSize"/>
     /// replaces every stage's batch size (gradient accumulation 1): on a tiny corpus, small batches give a loss curve
-    /// of more than one or two optimiser steps.</summary>
-    public static CurriculumWorkspace Open(string outputDir, CurriculumScale scale, int seed, string? cacheFolder = null, int? batchSize = null)
+    /// of more than one or two optimiser steps. <paramref name="load"/> places the stages (default: float32 on the CPU).</summary>
+    public static CurriculumWorkspace Open(string outputDir, CurriculumScale scale, int seed, string? cacheFolder = null, int? batchSize = null,
+                                           Checkpoints.LoadOptions? load = null)
     {
         var output = Path.GetFullPath(outputDir);
+        load ??= new Checkpoints.LoadOptions();
         var summary = SyntheticCorpus.EnsureGenerated(cacheFolder ?? Path.Combine(WorkbenchPaths.CacheRoot(), "synthetic"), scale.Corpus with { Seed = seed });
         var corpus = summary.Layout;
         var data = Path.Combine(output, "data");
@@ -38,13 +43,13 @@ public sealed record CurriculumWorkspace(string OutputDir, CurriculumScale Scale
         var previous = startModel;
         foreach (var stage in CurriculumRunner.Stages(scale, seed, corpus, instructPath, downstreamTrain, corpus.Images, startModel, output))
         {
-            var chained = stage with { InitFrom = previous };
+            var chained = stage with { InitFrom = previous, Dtype = load.Dtype, Device = load.Device };
             stages.Add(batchSize is { } size ? chained with { BatchSize = size, GradientAccumulation = 1 } : chained);
             previous = stage.OutputDir;
         }
         var evaluation = new EvaluationSet(test, corpus.Images, CurriculumRunner.CaptionSet(corpus, scale.CaptionFigures),
                                            CurriculumRunner.ChatSet(corpus, scale.ChatQuestions), corpus.Images);
-        return new CurriculumWorkspace(output, scale, seed, corpus, summary.FromCache, stages, evaluation);
+        return new CurriculumWorkspace(output, scale, seed, corpus, summary.FromCache, stages, evaluation) { Load = load };
     }
 
     public TrainingStage Stage(string name) =>
