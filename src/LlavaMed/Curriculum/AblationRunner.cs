@@ -65,7 +65,7 @@ public static class AblationRunner
             var folder = Path.Combine(output, variant.Name);
             var scale = variant.Apply(baseScale);
             var key = StartingModelBuilder.Key(scale, grid.Seed);
-            var stamp = Stamp(variant, scale, grid.Seed).ToJsonString();
+            var stamp = Stamp(variant, scale, grid.Seed, options.Load).ToJsonString();
             if (IsFinished(folder, stamp))
             {
                 Say($"reused the finished run in {folder}");
@@ -98,12 +98,15 @@ public static class AblationRunner
     }
 
     /// <summary>What a finished variant folder must have been run with to be reused: the variant, the whole scale it
-    /// ran at (the record's printed members: every setting, the corpus's included), the seed and the code version.</summary>
-    public static JsonObject Stamp(CurriculumVariant variant, CurriculumScale scale, int seed) => new()
+    /// ran at (the record's printed members: every setting, the corpus's included), the seed, the dtype and device
+    /// its stages trained in, and the code version.</summary>
+    public static JsonObject Stamp(CurriculumVariant variant, CurriculumScale scale, int seed, Checkpoints.LoadOptions? load = null) => new()
     {
         ["variant"] = AblationGrid.VariantToJson(variant),
         ["scale"] = scale.ToString(),
         ["seed"] = seed,
+        ["dtype"] = Models.PlacementPlanner.Name((load ?? new Checkpoints.LoadOptions()).Dtype),
+        ["device"] = Models.PlacementPlanner.DeviceName((load ?? new Checkpoints.LoadOptions()).Device ?? TorchSharp.torch.CPU),
         ["code_version"] = CodeVersion.Current,
     };
 

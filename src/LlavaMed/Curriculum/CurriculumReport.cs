@@ -33,6 +33,8 @@ public static class CurriculumReport
         ["seed"] = result.Seed,
         ["scale"] = result.Scale.Name,
         ["vqa_set"] = result.VqaSet,
+        ["dtype"] = Models.PlacementPlanner.Name(result.Load.Dtype),
+        ["device"] = Models.PlacementPlanner.DeviceName(result.Load.Device ?? TorchSharp.torch.CPU),
         ["baselines"] = new JsonArray(result.Baselines.Select(b => (JsonNode)new JsonObject { ["name"] = b.Name, ["vqa"] = b.Vqa.ToJson() }).ToArray()),
         ["by_question_type"] = result.ByQuestionType is { } types ? QuestionTypeJson(types) : null,
         ["final_losses"] = new JsonObject(result.LossCurves.Select(kv => KeyValuePair.Create(kv.Key,

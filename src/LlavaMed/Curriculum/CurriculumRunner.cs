@@ -29,6 +29,9 @@ public sealed record CurriculumResult(string OutputDir, CurriculumScale Scale, i
     /// which shows what the model reads from the image and what it still guesses.</summary>
     public GroupComparison? ByQuestionType { get; init; }
 
+    /// <summary>The dtype and device the stages trained in and the evaluations loaded with.</summary>
+    public Checkpoints.LoadOptions Load { get; init; } = new();
+
     public string MetricsPath => Path.Combine(OutputDir, "metrics.json");
     public string ReportMarkdownPath => Path.Combine(OutputDir, "report.md");
     public string ReportHtmlPath => Path.Combine(OutputDir, "report.html");
@@ -122,6 +125,7 @@ public static class CurriculumRunner
                                           losses.ToDictionary(kv => kv.Key, kv => (IReadOnlyList<double>)kv.Value), notes,
                                           clock.Elapsed.TotalSeconds, self.PeakWorkingSet64)
         {
+            Load = options.Load,
             ByQuestionType = ScoreBreakdown.Compare("question type", test,
                 [new ScoredSystem(stages[^1].Name, stages[^1].Evaluation.VqaAnswers), .. baselines.Select(b => new ScoredSystem(b.Name, b.Answers))],
                 GroupByQuestionType(vqa.TestQuestionTypes), VqaMetricSets.Strict),

@@ -142,6 +142,8 @@ public sealed class CurriculumTests : IDisposable
 
         var metrics = JsonNode.Parse(File.ReadAllText(Path.Combine(folder, "metrics.json")))!;
         Assert.Equal("vqa-rad", metrics["vqa_set"]!.GetValue<string>());
+        Assert.Equal("float32", metrics["dtype"]!.GetValue<string>());
+        Assert.Equal("cpu", metrics["device"]!.GetValue<string>());
         var baselines = metrics["baselines"]!.AsArray();
         Assert.Equal(["majority-answer", "question-only"], baselines.Select(b => b!["name"]!.GetValue<string>()));
         var evaluated = metrics["stages"]![2]!["vqa"]!["llava-med-v1"]!;

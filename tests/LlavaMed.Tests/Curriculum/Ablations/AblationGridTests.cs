@@ -200,6 +200,10 @@ public sealed class CurriculumVariantTests
         Assert.Matches(@"^\d+\.\d+\.\d+(\+[0-9a-f]{40})?$", CodeVersion.Current);
         Assert.EndsWith($"; code {CodeVersion.Current}", key.Settings);
         Assert.Equal(CodeVersion.Current, AblationRunner.Stamp(CurriculumVariant.Default, scale, 0)["code_version"]!.GetValue<string>());
+        // Nor a variant trained in another dtype.
+        Assert.NotEqual(AblationRunner.Stamp(CurriculumVariant.Default, scale, 0).ToJsonString(),
+                        AblationRunner.Stamp(CurriculumVariant.Default, scale, 0,
+                            new LlavaMed.Checkpoints.LoadOptions { Dtype = TorchSharp.torch.ScalarType.BFloat16 }).ToJsonString());
     }
 
     [Fact]
