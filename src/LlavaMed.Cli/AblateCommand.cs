@@ -1,6 +1,7 @@
 using System.CommandLine;
 using LlavaMed.Curriculum;
 using LlavaMed.Models;
+using LlavaMed.Training;
 
 namespace LlavaMed.Cli;
 
@@ -33,7 +34,7 @@ public static class AblateCommand
                 OutputDir = parse.GetValue(output) ?? Path.Combine("runs", $"ablate-{Path.GetFileNameWithoutExtension(gridPath)}-{scale.Name}"),
                 Scale = scale, Only = parse.GetValue(only),
                 Load = PlacementCliOptions.LoadOptions(placement.Resolve(parse,
-                    LlavaForCausalLM.CountParameters(scale.ModelConfig(scale.VocabularySize)), null, Workload.Training, stdout)),
+                    new TrainingNeed(scale.ModelConfig(scale.VocabularySize), new MemoryPlanSettings()), null, Workload.Training, stdout)),
             };
             var clock = System.Diagnostics.Stopwatch.StartNew();
             var result = AblationRunner.Run(ablationGrid, options, new SynchronousProgress<AblationProgress>(p =>

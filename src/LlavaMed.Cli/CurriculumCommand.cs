@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using LlavaMed.Curriculum;
 using LlavaMed.Models;
+using LlavaMed.Training;
 
 namespace LlavaMed.Cli;
 
@@ -39,7 +40,7 @@ public static class CurriculumCommand
             options = options with
             {
                 Load = PlacementCliOptions.LoadOptions(placement.Resolve(parse,
-                    LlavaForCausalLM.CountParameters(scale.ModelConfig(scale.VocabularySize)), null, Workload.Training, stdout)),
+                    new TrainingNeed(scale.ModelConfig(scale.VocabularySize), new MemoryPlanSettings()), null, Workload.Training, stdout)),
             };
             var clock = System.Diagnostics.Stopwatch.StartNew();
             var result = CurriculumRunner.Run(options, new SynchronousProgress<CurriculumProgress>(p =>

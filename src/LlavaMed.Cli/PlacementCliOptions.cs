@@ -1,7 +1,7 @@
 using System.CommandLine;
-using System.Text.Json.Nodes;
 using LlavaMed.Checkpoints;
 using LlavaMed.Models;
+using LlavaMed.Training;
 using static TorchSharp.torch;
 
 namespace LlavaMed.Cli;
@@ -30,19 +30,20 @@ public sealed class PlacementCliOptions
         command.Options.Add(Device);
     }
 
-    /// <summary>Decides for the checkpoint in <paramref name="modelFolder"/>, checks that it fits (throws
-    /// <see cref="MemoryPreflightException"/> with the numbers otherwise) and prints the decision.</summary>
-    public PlacementDecision Resolve(ParseResult parse, string modelFolder, Workload workload, TextWriter log)
-    {
-        var config = LlavaConfig.FromFolder(modelFolder);
-        var parameters = LlavaForCausalLM.CountParameters(config);
-        return Resolve(parse, parameters, CheckpointPlacement.CheckpointDtype(modelFolder), workload, log);
-    }
+    /// <summary>Decides for loading the checkpoint in <paramref name="modelFolder"/> (to answer or inspect), checks
+    /// that it fits (throws <see cref="MemoryPreflightException"/> with the numbers otherwise) and prints the decision.</summary>
+    public PlacementDecision Resolve(ParseResult parse, string modelFolder, Workload workload, TextWriter log) =>
+        Resolve(parse, new LoadNeed(LlavaForCausalLM.CountParameters(LlavaConfig.FromFolder(modelFolder))), CheckpointPlacement.CheckpointDtype(modelFolder), workload, log);
 
-    /// <summary>The same for a model that does not exist yet (the curriculum builds its own).</summary>
-    public PlacementDecision Resolve(ParseResult parse, long parameters, ScalarType? checkpointDtype, Workload workload, TextWriter log)
+    /// <summary>The same for training the checkpoint in <paramref name="modelFolder"/>: the run's
+    /// <see cref="MemoryPlan"/>, refused with the options that would fit.</summary>
+    public PlacementDecision ResolveTraining(ParseResult parse, string modelFolder, MemoryPlanSettings settings, TextWriter log) =>
+        Resolve(parse, new TrainingNeed(LlavaConfig.FromFolder(modelFolder), settings), CheckpointPlacement.CheckpointDtype(modelFolder), Workload.Training, log);
+
+    /// <summary>The same for any need (the curriculum trains a model that does not exist yet).</summary>
+    public PlacementDecision Resolve(ParseResult parse, IMemoryNeed need, ScalarType? checkpointDtype, Workload workload, TextWriter log)
     {
-        var decision = CheckpointPlacement.Decide(parameters, checkpointDtype, parse.GetValue(Dtype)!, parse.GetValue(Device)!, workload);
+        var decision = CheckpointPlacement.Decide(need, checkpointDtype, parse.GetValue(Dtype)!, parse.GetValue(Device)!, workload);
         log.WriteLine(decision.Describe());
         return decision;
     }

@@ -19,9 +19,15 @@ public static class PlanCommand
         var batchSize = new Option<int>("--batch-size") { Description = "micro-batch size", DefaultValueFactory = _ => 1 };
         var maxLength = new Option<int>("--max-length") { Description = "text tokens per sample (the image adds its patches)", DefaultValueFactory = _ => 2048 };
         var checkpointing = new Option<bool>("--gradient-checkpointing");
+        var ranks = new Option<int>("--ranks")
+        {
+            Description = "data-parallel ranks: the plan per rank, then a table per rank for 1 to N ranks without and with ZeRO-1",
+            DefaultValueFactory = _ => 1,
+        };
+        var zero1 = new Option<bool>("--zero1") { Description = "shard float32 master weights and Adam moments across the ranks (ZeRO-1, as train --zero1)" };
         var command = new Command("plan", "Estimate a training run's memory (weights, gradients, optimiser state, activations) and where it fits")
         {
-            model, stageName, dtype, loraRank, loraTargets, batchSize, maxLength, checkpointing,
+            model, stageName, dtype, loraRank, loraTargets, batchSize, maxLength, checkpointing, ranks, zero1,
         };
         command.SetAction(parse => CliErrors.Run(parse, (output, _) =>
         {
@@ -36,8 +42,15 @@ public static class PlanCommand
                     var other => throw new ArgumentException($"--dtype {other}: float32 or bfloat16"),
                 },
                 parse.GetValue(loraRank) is { } rank ? new LoraOptions(rank, TargetModules: targets) : null,
-                parse.GetValue(batchSize), parse.GetValue(maxLength), parse.GetValue(checkpointing));
+                parse.GetValue(batchSize), parse.GetValue(maxLength), parse.GetValue(checkpointing),
+                Ranks: parse.GetValue(ranks), ShardOptimizerState: parse.GetValue(zero1));
             output.WriteLine(MemoryPlan.Estimate(config, settings));
+            if (settings.Ranks > 1)
+            {
+                output.WriteLine();
+                output.WriteLine(MemoryPlan.PerRankTable(MemoryPlan.PerRank(config, settings with { ShardOptimizerState = false }, settings.Ranks),
+                                                         MemoryPlan.PerRank(config, settings with { ShardOptimizerState = true }, settings.Ranks)));
+            }
             return 0;
         }));
         return command;

@@ -82,12 +82,15 @@ public static class TrainCommand
             };
         }
 
-        /// <summary>The stage with <c>--dtype</c>/<c>--device</c> resolved for training (memory checked, the choice
-        /// printed to <paramref name="log"/>).</summary>
-        public TrainingStage BuildPlaced(ParseResult parse, TextWriter log)
+        /// <summary>The stage with <c>--dtype</c>/<c>--device</c> resolved for training on <paramref name="ranks"/> ranks
+        /// (its <see cref="MemoryPlan"/> checked before anything is allocated or written, the choice printed to
+        /// <paramref name="log"/>).</summary>
+        public TrainingStage BuildPlaced(ParseResult parse, TextWriter log, int ranks = 1, bool shardOptimizerState = false)
         {
-            var stage = Build(parse);
-            var decision = placement.Resolve(parse, stage.InitFrom, Workload.Training, log);
+            var stage = Build(parse) with { ShardOptimizerState = shardOptimizerState };
+            var settings = new MemoryPlanSettings(stage.Trainable, stage.Dtype, stage.Lora, stage.BatchSize, stage.MaxLength,
+                                                  stage.GradientCheckpointing, Ranks: ranks, ShardOptimizerState: shardOptimizerState);
+            var decision = placement.ResolveTraining(parse, stage.InitFrom, settings, log);
             return stage with { Dtype = decision.Dtype, Device = decision.Device };
         }
     }
@@ -103,7 +106,7 @@ public static class TrainCommand
         stageOptions.AddPlacementTo(command);
         command.SetAction(parse => CliErrors.Run(parse, (stdout, stderr) =>
         {
-            var stage = stageOptions.BuildPlaced(parse, stderr) with { ShardOptimizerState = parse.GetValue(zero1) };
+            var stage = stageOptions.BuildPlaced(parse, stderr, Distributed.LaunchEnvironment.FromProcess().WorldSize, parse.GetValue(zero1));
             var collectives = new Distributed.CollectiveOptions { Timeout = TimeSpan.FromSeconds(parse.GetValue(timeout)) };
             return DistributedCommand.Run(collectives, stderr, group =>
             {

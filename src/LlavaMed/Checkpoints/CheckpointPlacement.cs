@@ -10,16 +10,18 @@ namespace LlavaMed.Checkpoints;
 /// <see cref="MachineProbe"/>'s reading.</summary>
 public static class CheckpointPlacement
 {
-    /// <summary>For the checkpoint in <paramref name="modelFolder"/> (its parameter count and <c>torch_dtype</c>).</summary>
+    /// <summary>For loading the checkpoint in <paramref name="modelFolder"/> to answer or inspect (its parameter count
+    /// and <c>torch_dtype</c>).</summary>
     public static PlacementDecision Decide(string modelFolder, string dtype, string device, Workload workload) =>
-        Decide(LlavaForCausalLM.CountParameters(LlavaConfig.FromFolder(modelFolder)), CheckpointDtype(modelFolder), dtype, device, workload);
+        Decide(new LoadNeed(LlavaForCausalLM.CountParameters(LlavaConfig.FromFolder(modelFolder))), CheckpointDtype(modelFolder),
+               dtype, device, workload);
 
-    /// <summary>For a model of <paramref name="parameters"/> parameters that may not exist yet (the curriculum builds its own).</summary>
-    public static PlacementDecision Decide(long parameters, ScalarType? checkpointDtype, string dtype, string device, Workload workload)
+    /// <summary>For any need, e.g. a training run's <c>TrainingNeed</c> (the curriculum trains a model that does not
+    /// exist yet).</summary>
+    public static PlacementDecision Decide(IMemoryNeed need, ScalarType? checkpointDtype, string dtype, string device, Workload workload)
     {
         var target = PlacementPlanner.ParseDevice(device);
-        return PlacementPlanner.Decide(PlacementPlanner.ParseDtype(dtype), target, workload, parameters, parameters,
-                                       checkpointDtype, MachineProbe.Read(target));
+        return PlacementPlanner.Decide(PlacementPlanner.ParseDtype(dtype), target, workload, need, checkpointDtype, MachineProbe.Read(target));
     }
 
     /// <summary>The load options a decision stands for.</summary>

@@ -8,10 +8,24 @@ namespace LlavaMed.Models;
 /// <summary>Reads <see cref="MachineResources"/> from this machine: <c>/proc/meminfo</c>'s MemAvailable capped by the
 /// cgroup v2 limit (<c>/sys/fs/cgroup/memory.max</c> minus <c>memory.current</c>), the CPU flags in
 /// <c>/proc/cpuinfo</c>, <c>torch.cuda.is_available()</c> and, for a GPU, <c>nvidia-smi</c>'s free memory (TorchSharp
-/// 0.107 has no <c>mem_get_info</c>). The parsers are pure and tested; what cannot be read is left out, not guessed.</summary>
+/// 0.107 has no <c>mem_get_info</c>). The parsers are pure and tested; what cannot be read is left out, not guessed.
+/// <c>$LLAVAMED_MEMORY_LIMIT_BYTES</c> caps both host and GPU memory (to rehearse a smaller machine, and for tests).</summary>
 public static class MachineProbe
 {
+    public const string MemoryLimitVariable = "LLAVAMED_MEMORY_LIMIT_BYTES";
+
     public static MachineResources Read(Device device)
+    {
+        var probed = ReadUncapped(device);
+        if (!long.TryParse(Environment.GetEnvironmentVariable(MemoryLimitVariable), CultureInfo.InvariantCulture, out var limit)) return probed;
+        return probed with
+        {
+            AvailableMemoryBytes = Math.Min(probed.AvailableMemoryBytes, limit),
+            GpuFreeBytes = probed.GpuFreeBytes is { } free ? Math.Min(free, limit) : null,
+        };
+    }
+
+    static MachineResources ReadUncapped(Device device)
     {
         var available = ParseMemAvailable(ReadOrEmpty("/proc/meminfo")) ?? long.MaxValue;
         var cgroupRoom = CgroupRoom(ReadOrEmpty("/sys/fs/cgroup/memory.max"), ReadOrEmpty("/sys/fs/cgroup/memory.current"));

@@ -30,6 +30,35 @@ public sealed record PlacementDecision(ScalarType Dtype, Device Device, string R
     public string DtypeName => PlacementPlanner.Name(Dtype);
 }
 
+/// <summary>What a run needs in each dtype, and which changes of its options would make it fit: the load estimate
+/// here (<see cref="LoadNeed"/>) or a training run's <see cref="LlavaMed.Training.MemoryPlan"/>.</summary>
+public interface IMemoryNeed
+{
+    MemoryEstimate Estimate(ScalarType dtype);
+
+    /// <summary>Changes of the options, spelled as on the command line, that bring the run in <paramref name="dtype"/>
+    /// within <paramref name="availableBytes"/>, with what each then needs.</summary>
+    IReadOnlyList<(string Options, long TotalBytes)> Fitting(ScalarType dtype, long availableBytes);
+
+    /// <summary>What the refusal says when nothing fits.</summary>
+    string NothingFits { get; }
+}
+
+/// <summary>Loading <paramref name="Parameters"/> parameters to answer or inspect: the weights and
+/// <see cref="PlacementPlanner.RuntimeBytes"/>.</summary>
+public sealed record LoadNeed(long Parameters) : IMemoryNeed
+{
+    public MemoryEstimate Estimate(ScalarType dtype) => new(Parameters * PlacementPlanner.ElementSize(dtype), 0, PlacementPlanner.RuntimeBytes);
+
+    public IReadOnlyList<(string Options, long TotalBytes)> Fitting(ScalarType dtype, long availableBytes)
+    {
+        var smaller = Estimate(ScalarType.BFloat16).TotalBytes;
+        return PlacementPlanner.ElementSize(dtype) > 2 && smaller <= availableBytes ? [("--dtype bfloat16", smaller)] : [];
+    }
+
+    public string NothingFits => "no dtype fits this machine";
+}
+
 /// <summary>Not enough memory for the requested load; the message names the numbers and what would fit.</summary>
 public sealed class MemoryPreflightException(string message) : Exception(message);
 
@@ -39,26 +68,16 @@ public sealed class MemoryPreflightException(string message) : Exception(message
 /// </summary>
 public static class PlacementPlanner
 {
-    /// <summary>Beyond the weights: libtorch and .NET (~0.4 GB), activations of a 2,048-position prompt and the
-    /// key/value cache of a 7B model (~0.6 GB).</summary>
-    public const long RuntimeBytes = 1L << 30;
+    /// <summary>Beyond the weights of a load: .NET and libtorch (<see cref="LlavaMed.Training.MemoryPlan.RuntimeOverheadBytes"/>)
+    /// and 512 MiB for the activations of a 2,048-position prompt and the key/value cache of a 7B model.</summary>
+    public const long RuntimeBytes = LlavaMed.Training.MemoryPlan.RuntimeOverheadBytes + (512L << 20);
 
-    /// <summary>Training adds a gradient per trainable parameter (in the parameter dtype) and AdamW's two moments
-    /// (float32, <see cref="LlavaMed.Training.AdamWOptimizer"/>), plus activations, counted as the runtime twice.</summary>
-    public static MemoryEstimate Estimate(long parameters, long trainableParameters, ScalarType dtype, Workload workload)
-    {
-        long size = ElementSize(dtype);
-        return workload == Workload.Answering
-            ? new MemoryEstimate(parameters * size, 0, RuntimeBytes)
-            : new MemoryEstimate(parameters * size, trainableParameters * (size + 8), 2 * RuntimeBytes);
-    }
-
-    /// <summary>Resolves <paramref name="request"/> on <paramref name="device"/> for a model of
-    /// <paramref name="parameters"/> parameters stored as <paramref name="checkpointDtype"/>; throws
+    /// <summary>Resolves <paramref name="request"/> on <paramref name="device"/> for a run that needs
+    /// <paramref name="need"/>, its model stored as <paramref name="checkpointDtype"/>; throws
     /// <see cref="ArgumentException"/> for unsupported combinations and <see cref="MemoryPreflightException"/>
     /// when nothing fits.</summary>
-    public static PlacementDecision Decide(DtypeRequest request, Device device, Workload workload, long parameters,
-                                           long trainableParameters, ScalarType? checkpointDtype, MachineResources machine)
+    public static PlacementDecision Decide(DtypeRequest request, Device device, Workload workload, IMemoryNeed need,
+                                           ScalarType? checkpointDtype, MachineResources machine)
     {
         var onGpu = device.type == DeviceType.CUDA;
         if (onGpu && !machine.CudaAvailable)
@@ -70,8 +89,8 @@ public static class PlacementPlanner
             throw new ArgumentException("--dtype float16 on the CPU cannot train (libtorch's CPU half kernels are "
                                         + "incomplete and it has no loss scaling here); use bfloat16 or float32");
         long available = onGpu ? machine.GpuFreeBytes ?? long.MaxValue : machine.AvailableMemoryBytes;
-        bool Fits(ScalarType dtype) => Estimate(parameters, trainableParameters, dtype, workload).TotalBytes <= available;
-        string Need(ScalarType dtype) => $"{Gb(Estimate(parameters, trainableParameters, dtype, workload).TotalBytes)} as {Name(dtype)}";
+        bool Fits(ScalarType dtype) => need.Estimate(dtype).TotalBytes <= available;
+        string Need(ScalarType dtype) => $"{Gb(need.Estimate(dtype).TotalBytes)} as {Name(dtype)}";
         string Available() => onGpu ? $"{Gb(available)} free on {DeviceName(device)}" : $"{Gb(available)} available";
 
         ScalarType chosen;
@@ -101,15 +120,15 @@ public static class PlacementPlanner
             (chosen, reason) = (ScalarType.Float32, $"the CPU has no native bf16 and float32 fits ({Need(ScalarType.Float32)}, {Available()})");
 
         if (!Fits(chosen))
-        {
-            var smaller = new[] { ScalarType.BFloat16, ScalarType.Float16 }
-                .Where(d => ElementSize(d) < ElementSize(chosen) && (onGpu || d != ScalarType.Float16) && Fits(d))
-                .Select(d => $"; --dtype {Name(d)} needs {Gb(Estimate(parameters, trainableParameters, d, workload).TotalBytes)}")
-                .FirstOrDefault() ?? "; no dtype fits this machine";
-            throw new MemoryPreflightException($"needs {Need(chosen)}, {Available()}{smaller}");
-        }
-        return new PlacementDecision(chosen, device, reason, Estimate(parameters, trainableParameters, chosen, workload));
+            throw new MemoryPreflightException(RefusalLine(Need(chosen), Available(), need.Fitting(chosen, available), need.NothingFits));
+        return new PlacementDecision(chosen, device, reason, need.Estimate(chosen));
     }
+
+    /// <summary>The one line that refuses a run: what it needs, what is available, and each change that fits with
+    /// what it then needs (or <paramref name="nothingFits"/>).</summary>
+    public static string RefusalLine(string needs, string available, IReadOnlyList<(string Options, long TotalBytes)> fitting, string nothingFits) =>
+        $"needs {needs}, {available}"
+        + (fitting.Count == 0 ? $"; {nothingFits}" : string.Concat(fitting.Select(f => $"; {f.Options} needs {Gb(f.TotalBytes)}")));
 
     public static ScalarType FromRequest(DtypeRequest request) => request switch
     {
@@ -158,5 +177,5 @@ public static class PlacementPlanner
         _ => throw new ArgumentException($"models load as float32, bfloat16 or float16, not {dtype}"),
     };
 
-    static string Gb(long bytes) => string.Create(CultureInfo.InvariantCulture, $"{bytes / 1e9:F1} GB");
+    public static string Gb(long bytes) => string.Create(CultureInfo.InvariantCulture, $"{bytes / 1e9:F1} GB");
 }

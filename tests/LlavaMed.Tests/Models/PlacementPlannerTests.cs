@@ -1,4 +1,5 @@
 using LlavaMed.Models;
+using LlavaMed.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -11,7 +12,7 @@ public sealed class PlacementPlannerTests
     static MachineResources Cpu(double availableGb, string? flag = null) => new((long)(availableGb * 1e9), null, flag, false);
 
     static PlacementDecision Answer(DtypeRequest request, MachineResources machine, Device? device = null, ScalarType? stored = null) =>
-        PlacementPlanner.Decide(request, device ?? CPU, Workload.Answering, SevenB, SevenB, stored, machine);
+        PlacementPlanner.Decide(request, device ?? CPU, Workload.Answering, new LoadNeed(SevenB), stored, machine);
 
     [Fact]
     public void AutoOnACpuTakesBFloat16WhenFloat32DoesNotFitAndSaysWhy()
@@ -42,13 +43,47 @@ public sealed class PlacementPlannerTests
     }
 
     [Fact]
-    public void TrainingAutoIsFloat32UnlessItCannotFit()
+    public void TrainingAutoIsFloat32UnlessItCannotFitAndTheEstimateIsTheMemoryPlans()
     {
-        var tiny = PlacementPlanner.Decide(DtypeRequest.Auto, CPU, Workload.Training, 50_000_000, 50_000_000, ScalarType.BFloat16, Cpu(20));
-        Assert.Equal(ScalarType.Float32, tiny.Dtype);
-        // 1B parameters: float32 training needs 4 + 4 + 8 bytes each plus runtime, about 18.1 GB; bfloat16 2 + 2 + 8.
-        var large = PlacementPlanner.Decide(DtypeRequest.Auto, CPU, Workload.Training, 1_000_000_000, 1_000_000_000, null, Cpu(16));
+        var tiny = new TrainingNeed(TinyModels.Config(), new MemoryPlanSettings(MaxLength: 64));
+        var decision = PlacementPlanner.Decide(DtypeRequest.Auto, CPU, Workload.Training, tiny, ScalarType.BFloat16, Cpu(20));
+        Assert.Equal(ScalarType.Float32, decision.Dtype);
+        Assert.Equal(tiny.Plan(ScalarType.Float32).TotalBytes, decision.Estimate.TotalBytes);
+        // 7B, LoRA r16, checkpointing, 256 tokens: float32 (~33 GB) does not fit 24 GB, bfloat16 (~16 GB) does.
+        var lora = new TrainingNeed(new LlavaConfig(), new MemoryPlanSettings(Lora: new LoraOptions(16), MaxLength: 256, GradientCheckpointing: true));
+        var large = PlacementPlanner.Decide(DtypeRequest.Auto, CPU, Workload.Training, lora, null, Cpu(24));
         Assert.Equal(ScalarType.BFloat16, large.Dtype);
+        Assert.StartsWith("float32 would not fit (needs 3", large.Reason);
+    }
+
+    [Fact]
+    public void TrainingRefusalNamesTheOptionsThatWouldFit()
+    {
+        var sevenB = new LlavaConfig();
+        var settings = new MemoryPlanSettings(MaxLength: 256);
+        var full = new TrainingNeed(sevenB, settings);
+        var error = Assert.Throws<MemoryPreflightException>(() =>
+            PlacementPlanner.Decide(DtypeRequest.Float32, CPU, Workload.Training, full, null, Cpu(24)));
+        // No single change fits a 7B full fine-tune into 24 GB: all of them together do.
+        var together = MemoryPlan.Estimate(sevenB, settings with { Dtype = ScalarType.BFloat16, GradientCheckpointing = true, Lora = new LoraOptions(16) });
+        Assert.Equal($"needs {PlacementPlanner.Gb(full.Plan(ScalarType.Float32).TotalBytes)} as float32, 24.0 GB available; "
+                     + $"--dtype bfloat16 --gradient-checkpointing --lora-rank 16 needs {PlacementPlanner.Gb(together.TotalBytes)}", error.Message);
+        // With room for a bfloat16 LoRA run but not its activations at batch 8: each change that fits alone is named.
+        var batched = new MemoryPlanSettings(Dtype: ScalarType.BFloat16, Lora: new LoraOptions(16), BatchSize: 8, MaxLength: 2048);
+        var fitting = MemoryPlan.Fitting(sevenB, batched, 40L << 30);
+        Assert.Equal(["--gradient-checkpointing", "--batch-size 1"], fitting.Select(f => f.Options));
+        Assert.All(fitting, f => Assert.True(f.TotalBytes <= 40L << 30));
+        Assert.True(MemoryPlan.Estimate(sevenB, batched with { BatchSize = 2 }).TotalBytes > 40L << 30); // the largest batch that fits is named
+    }
+
+    [Fact]
+    public void RefusalLineIsOneLineWithEachFittingChange()
+    {
+        Assert.Equal("needs 31.3 GB as float32, 21.9 GB available; --gradient-checkpointing needs 20.0 GB; --batch-size 2 needs 21.0 GB",
+            PlacementPlanner.RefusalLine("31.3 GB as float32", "21.9 GB available",
+                [("--gradient-checkpointing", 20_000_000_000), ("--batch-size 2", 21_000_000_000)], "nothing fits"));
+        Assert.Equal("needs 31.3 GB as float32, 8.0 GB available; nothing fits",
+            PlacementPlanner.RefusalLine("31.3 GB as float32", "8.0 GB available", [], "nothing fits"));
     }
 
     [Fact]
@@ -66,7 +101,7 @@ public sealed class PlacementPlannerTests
         var noCuda = Assert.Throws<ArgumentException>(() => Answer(DtypeRequest.Auto, Cpu(64), Cuda));
         Assert.Contains("torch.cuda.is_available() is false", noCuda.Message);
         var half = Assert.Throws<ArgumentException>(() =>
-            PlacementPlanner.Decide(DtypeRequest.Float16, CPU, Workload.Training, 1000, 1000, null, Cpu(64)));
+            PlacementPlanner.Decide(DtypeRequest.Float16, CPU, Workload.Training, new LoadNeed(1000), null, Cpu(64)));
         Assert.Contains("float16 on the CPU cannot train", half.Message);
         Assert.Throws<ArgumentException>(() => PlacementPlanner.ParseDevice("gpu"));
         Assert.Equal(3, PlacementPlanner.ParseDevice("cuda:3").index);
