@@ -194,8 +194,9 @@ public sealed class StageTrainer(ProcessGroup? processGroup = null)
         optimizer?.ZeroGrad();
         sharded?.ZeroGrad();
         var parameters = optimizerGroups.SelectMany(g => g.Parameters).ToList();
+        var device = parameters.FirstOrDefault()?.device ?? CPU;
         using var ignoreIndex = MultimodalSplice.IgnoreIndex.ToScalar();
-        long supervised = (long)SumOverRanks(microBatches.Sum(b => b.Labels.Sum(l => l.Skip(1).LongCount(x => x != MultimodalSplice.IgnoreIndex))))[0];
+        long supervised = (long)SumOverRanks(device, microBatches.Sum(b => b.Labels.Sum(l => l.Skip(1).LongCount(x => x != MultimodalSplice.IgnoreIndex))))[0];
         double total = 0;
         foreach (var batch in microBatches)
         {
@@ -218,15 +219,15 @@ public sealed class StageTrainer(ProcessGroup? processGroup = null)
             if (maxGradNorm > 0) nn.utils.clip_grad_norm_(parameters, maxGradNorm);
             optimizer!.Step();
         }
-        var global = SumOverRanks(total, microBatches.Sum(b => b.Ids.Count));
+        var global = SumOverRanks(device, total, microBatches.Sum(b => b.Ids.Count));
         return (global[0], (int)global[1]);
     }
 
-    /// <summary>The values summed over the ranks (float64: exact for counts).</summary>
-    double[] SumOverRanks(params double[] values)
+    /// <summary>The values summed over the ranks (float64: exact for counts), reduced on the model's device.</summary>
+    double[] SumOverRanks(Device device, params double[] values)
     {
         if (group.WorldSize == 1) return values;
-        using var sums = tensor(values, ScalarType.Float64);
+        using var sums = tensor(values, ScalarType.Float64, device);
         group.AllReduceSum(sums);
         return sums.data<double>().ToArray();
     }

@@ -91,8 +91,6 @@ public sealed record TrainingStage
     /// <summary>ZeRO-1 in data-parallel runs: each rank keeps only its shard of the optimiser state (float32 master
     /// weights and both Adam moments; <see cref="ZeroAdamWOptimizer"/>). Same updates, 1/N of the optimiser memory.</summary>
     public bool ShardOptimizerState { get; init; }
-    /// <summary>Parameter dtype of the trained model (float32 or bfloat16; TorchSharp has no autocast).</summary>
-    public TorchSharp.torch.ScalarType Dtype { get; init; } = TorchSharp.torch.ScalarType.Float32;
     /// <summary>Where the model trains (default: the CPU).</summary>
     public TorchSharp.torch.Device? Device { get; init; }
 
