@@ -104,6 +104,7 @@ public sealed class TrainerTests : IDisposable
     [Theory]
     [InlineData("")]
     [InlineData("--lora-rank 4 --gradient-checkpointing")]
+    [InlineData("--lora-rank 4 --gradient-checkpointing --dtype bfloat16")]
     public void ProcessKilledWithSigkillResumesToBitIdenticalWeights(string options)
     {
         string[] Arguments(string output) => ["train", "--stage", "instruction", "--init", demo.ModelFolder, "--data", dataPath,
