@@ -142,7 +142,7 @@ public static class BenchCommand
     }
 
     /// <summary>FLOP/s of a [512, d] x [d, d] product in the model's dtype (the best of three).</summary>
-    static double MatmulFlops(ScalarType dtype, Device device, int hidden)
+    internal static double MatmulFlops(ScalarType dtype, Device device, int hidden)
     {
         using var a = ones(512, hidden, dtype, device);
         using var b = ones(hidden, hidden, dtype, device);

@@ -2,6 +2,7 @@ using System.CommandLine;
 using LlavaMed.Models;
 using LlavaMed.Text;
 using LlavaMed.Training;
+using TorchSharp;
 
 namespace LlavaMed.Cli;
 
@@ -110,12 +111,31 @@ public static class TrainCommand
             var collectives = new Distributed.CollectiveOptions { Timeout = TimeSpan.FromSeconds(parse.GetValue(timeout)) };
             return DistributedCommand.Run(collectives, stderr, group =>
             {
+                TrainingProgress? lastStep = null;
+                int steps = 0;
+                double flop = 0;
                 foreach (var progress in new StageTrainer(group).Run(stage, parse.GetValue(resume)))
+                {
                     if (group.IsMain) stdout.WriteLine(ProgressLine(progress));
+                    if (!double.IsNaN(progress.StepFlop)) (lastStep, steps, flop) = (progress, steps + 1, flop + progress.StepFlop);
+                }
+                if (group.IsMain && lastStep is not null) stdout.WriteLine(ThroughputLine(stage, lastStep, steps, flop));
                 return 0;
             });
         }));
         return command;
+    }
+
+    /// <summary>Seconds per step and the achieved matmul FLOP/s (<see cref="TrainingFlops"/>) beside this machine's
+    /// matmul peak in the training dtype, measured now (after training, so that its buffers do not add to the peak).</summary>
+    static string ThroughputLine(TrainingStage stage, TrainingProgress lastStep, int steps, double flop)
+    {
+        double seconds = lastStep.Elapsed.TotalSeconds, achieved = flop / seconds;
+        var config = LlavaConfig.FromFolder(stage.InitFrom);
+        double peak = BenchCommand.MatmulFlops(stage.Dtype, stage.Device ?? torch.CPU, config.HiddenSize);
+        return $"[{lastStep.Stage}] {steps} steps in {seconds:F0} s: {seconds / steps:F1} s/step, ~{flop / steps / 1e12:F2} TFLOP/step (matmuls), "
+               + $"{achieved / 1e9:F1} GFLOP/s = {achieved / peak:P0} of the {stage.Dtype} matmul peak measured now ({peak / 1e9:F1} GFLOP/s); "
+               + $"load average {File.ReadAllText("/proc/loadavg").Trim()}";
     }
 
     static string ProgressLine(TrainingProgress p)

@@ -160,7 +160,7 @@ public sealed class AdamWOptimizer : IDisposable
         if (group.WorldSize == 1) return;
         using var scope = NewDisposeScope();
         var entries = Entries().ToList();
-        var steps = tensor(entries.Select(e => (float)e.State.Step).ToArray());
+        var steps = tensor(entries.Select(e => (float)e.State.Step).ToArray(), device: entries.Count > 0 ? entries[0].State.ExpAvg.device : CPU);
         DataParallel.BroadcastFromMain(group, [steps, .. entries.SelectMany(e => e.State.Master is null ? new[] { e.State.ExpAvg, e.State.ExpAvgSq } : [e.State.ExpAvg, e.State.ExpAvgSq, e.State.Master])]);
         var received = steps.data<float>().ToArray();
         for (int i = 0; i < entries.Count; i++) entries[i].State.Step = (long)received[i];

@@ -16,7 +16,11 @@ namespace LlavaMed.Training;
 
 /// <summary>A progress record of training: what the CLI draws as a progress bar and notebooks as a live chart.</summary>
 public sealed record TrainingProgress(string Stage, int Epoch, int Step, int TotalSteps, double Loss, double LearningRate,
-                                      double SamplesPerSecond, TimeSpan Elapsed, TimeSpan Remaining, string? Event = null);
+                                      double SamplesPerSecond, TimeSpan Elapsed, TimeSpan Remaining, string? Event = null)
+{
+    /// <summary>This rank's matrix-product FLOP in the step (<see cref="TrainingFlops"/>); NaN on events.</summary>
+    public double StepFlop { get; init; } = double.NaN;
+}
 
 /// <summary>Raised when the loss becomes NaN or infinite; the last good checkpoint is kept.</summary>
 public sealed class NonFiniteLossException(string message) : Exception(message);
@@ -57,6 +61,11 @@ public sealed class StageTrainer(ProcessGroup? processGroup = null)
             Load = new LoadOptions { Dtype = stage.Dtype, Device = stage.Device },
         });
         var model = pipeline.Model;
+        long visionParameters = model.Model.VisionTower.parameters().Sum(p => p.numel());
+        long embeddingParameters = model.Model.EmbedTokens.weight!.numel();
+        long languageMatmulParameters = model.parameters().Sum(p => p.numel()) - visionParameters
+                                        - (model.Config.TieWordEmbeddings ? 0 : embeddingParameters);
+        bool languageWeightsTrained = stage.Trainable == TrainableSet.ProjectorAndLanguageModel && stage.Lora is null;
         var samples = LlavaSample.ReadJsonArray(stage.DataPath);
         var dataset = TokenizedDataset.Create(samples, stage.Template, pipeline.Tokenizer, stage.MaxLength, stage.ImageRoot);
         var loader = new BatchLoader(dataset, pipeline.ImageProcessor, new BatchOptions
@@ -122,7 +131,8 @@ public sealed class StageTrainer(ProcessGroup? processGroup = null)
                 double lr = stage.LearningRate * LearningRateSchedule.CosineWithWarmup(state.Step, totalSteps, warmup);
                 foreach (var (optimizerGroup, definition) in optimizerGroups.Zip(groups))
                     optimizerGroup.LearningRate = definition.LearningRate * lr / stage.LearningRate;
-                var (loss, stepSamples) = OptimizerStep(model, optimizerGroups, optimizer, sharded, microBatches, stage.MaxGradNorm);
+                var stepClock = Stopwatch.StartNew();
+                var (loss, stepSamples, positions, imagePositions) = OptimizerStep(model, optimizerGroups, optimizer, sharded, microBatches, stage.MaxGradNorm);
                 samplesSeen += stepSamples;
                 foreach (var used in microBatches) used.Dispose();
                 microBatches.Clear();
@@ -133,8 +143,12 @@ public sealed class StageTrainer(ProcessGroup? processGroup = null)
                         with { GlobalBatchSize = globalBatchSize };
                 var elapsed = clock.Elapsed;
                 var remaining = TimeSpan.FromSeconds(elapsed.TotalSeconds / Math.Max(1, state.Step - startStep) * (totalSteps - state.Step));
-                var progress = Progress(stage, state, totalSteps, loss, lr, samplesSeen / Math.Max(elapsed.TotalSeconds, 1e-9), elapsed, remaining);
+                double stepFlop = TrainingFlops.Step(languageMatmulParameters, positions, languageWeightsTrained, stage.GradientCheckpointing,
+                                                     visionParameters, imagePositions);
+                var progress = Progress(stage, state, totalSteps, loss, lr, samplesSeen / Math.Max(elapsed.TotalSeconds, 1e-9), elapsed, remaining)
+                               with { StepFlop = stepFlop };
                 log?.WriteLine(JsonSerializer.Serialize(new { step = progress.Step, epoch = progress.Epoch, loss, lr, elapsed_seconds = elapsed.TotalSeconds,
+                                                               step_seconds = stepClock.Elapsed.TotalSeconds, positions, flop_estimate = stepFlop,
                                                                communication_seconds = group.CommunicationTime.TotalSeconds }));
                 log?.Flush();
                 tensorBoard?.add_scalar($"{stage.Name}/loss", (float)loss, state.Step);
@@ -187,22 +201,27 @@ public sealed class StageTrainer(ProcessGroup? processGroup = null)
 
     /// <summary>One optimiser step over the accumulated micro-batches of every rank; returns the mean loss and the
     /// number of samples, both over all ranks. Each micro-batch's loss is scaled by its share of the step's supervised
-    /// tokens on all ranks, so accumulation and data parallelism equal one big batch.</summary>
-    (double Loss, int Samples) OptimizerStep(LlavaForCausalLM model, IReadOnlyList<ParameterGroup> optimizerGroups, AdamWOptimizer? optimizer,
+    /// tokens on all ranks, so accumulation and data parallelism equal one big batch. Also returns this rank's
+    /// decoder positions and vision-tower patch positions (for <see cref="TrainingFlops"/>).</summary>
+    (double Loss, int Samples, long Positions, long ImagePositions) OptimizerStep(LlavaForCausalLM model, IReadOnlyList<ParameterGroup> optimizerGroups, AdamWOptimizer? optimizer,
                                              ZeroAdamWOptimizer? sharded, List<TrainingBatch> microBatches, double maxGradNorm)
     {
         optimizer?.ZeroGrad();
         sharded?.ZeroGrad();
         var parameters = optimizerGroups.SelectMany(g => g.Parameters).ToList();
+        var device = parameters.FirstOrDefault()?.device ?? CPU;
         using var ignoreIndex = MultimodalSplice.IgnoreIndex.ToScalar();
-        long supervised = (long)SumOverRanks(microBatches.Sum(b => b.Labels.Sum(l => l.Skip(1).LongCount(x => x != MultimodalSplice.IgnoreIndex))))[0];
+        long supervised = (long)SumOverRanks(device, microBatches.Sum(b => b.Labels.Sum(l => l.Skip(1).LongCount(x => x != MultimodalSplice.IgnoreIndex))))[0];
         double total = 0;
+        long positions = 0, imagePositions = 0;
         foreach (var batch in microBatches)
         {
             if (batch.Ids.Count == 0) continue; // this rank's share of an epoch's last global batch can be empty
             using var scope = NewDisposeScope();
             using var inputs = model.PrepareInputs(batch.InputIds, batch.PixelValues, batch.Labels, PaddingSide.Right, batch.Segments);
             var loss = model.TrainingLoss(inputs);
+            positions += inputs.BatchSize * inputs.Length;
+            imagePositions += (batch.PixelValues?.shape[0] ?? 0) * model.Config.Vision.NumPositions;
             long batchSupervised = inputs.Labels![.., 1..].ne(ignoreIndex).sum().item<long>();
             // Nothing to learn here: no supervised token, or (stage 1) a text-only batch the projector never sees.
             if (batchSupervised == 0 || !loss.requires_grad) continue;
@@ -218,15 +237,15 @@ public sealed class StageTrainer(ProcessGroup? processGroup = null)
             if (maxGradNorm > 0) nn.utils.clip_grad_norm_(parameters, maxGradNorm);
             optimizer!.Step();
         }
-        var global = SumOverRanks(total, microBatches.Sum(b => b.Ids.Count));
-        return (global[0], (int)global[1]);
+        var global = SumOverRanks(device, total, microBatches.Sum(b => b.Ids.Count));
+        return (global[0], (int)global[1], positions, imagePositions);
     }
 
-    /// <summary>The values summed over the ranks (float64: exact for counts).</summary>
-    double[] SumOverRanks(params double[] values)
+    /// <summary>The values summed over the ranks (float64: exact for counts), reduced on the model's device.</summary>
+    double[] SumOverRanks(Device device, params double[] values)
     {
         if (group.WorldSize == 1) return values;
-        using var sums = tensor(values, ScalarType.Float64);
+        using var sums = tensor(values, ScalarType.Float64, device);
         group.AllReduceSum(sums);
         return sums.data<double>().ToArray();
     }

@@ -22,6 +22,8 @@ public sealed class ZeroAdamWOptimizer : IDisposable
     sealed class GroupShard(ParameterGroup group, Slot[] slots, long flatLength, long shardStart, long shardLength)
     {
         public ParameterGroup Group { get; } = group;
+        /// <summary>The group's parameters' device: the shard's state and staging vectors live there.</summary>
+        public Device Device { get; } = slots[0].Parameter.device;
         public Slot[] Slots { get; } = slots;
         public long FlatLength { get; } = flatLength;
         public long ShardStart { get; } = shardStart;
@@ -65,20 +67,21 @@ public sealed class ZeroAdamWOptimizer : IDisposable
             var shard = new GroupShard(group, [.. slots], shardLength * ranks, shardStart, shardLength);
             using var flat = Flatten(shard, p => p);
             shard.Master = flat.narrow(0, shardStart, shardLength).clone().DetachFromDisposeScope();
-            shard.ExpAvg = zeros(shardLength, ScalarType.Float32).DetachFromDisposeScope();
-            shard.ExpAvgSq = zeros(shardLength, ScalarType.Float32).DetachFromDisposeScope();
+            shard.ExpAvg = zeros(shardLength, ScalarType.Float32, shard.Device).DetachFromDisposeScope();
+            shard.ExpAvgSq = zeros(shardLength, ScalarType.Float32, shard.Device).DetachFromDisposeScope();
             shards.Add(shard);
         }
     }
 
-    /// <summary>The group's flat float32 vector of <paramref name="select"/>(parameter) (zeros where it returns null,
-    /// and in the padding).</summary>
+    /// <summary>The group's flat float32 vector of <paramref name="select"/>(parameter) on the group's device (zeros
+    /// where it returns null, and in the padding).</summary>
     static Tensor Flatten(GroupShard shard, Func<Parameter, Tensor?> select)
     {
         using var scope = NewDisposeScope();
-        var parts = shard.Slots.Select(s => select(s.Parameter)?.detach().reshape(-1).to(ScalarType.Float32) ?? zeros(s.Parameter.numel(), ScalarType.Float32)).ToList();
+        var parts = shard.Slots.Select(s => select(s.Parameter)?.detach().reshape(-1).to(ScalarType.Float32, shard.Device)
+                                              ?? zeros(s.Parameter.numel(), ScalarType.Float32, shard.Device)).ToList();
         long padding = shard.FlatLength - shard.Slots.Sum(s => s.Parameter.numel());
-        if (padding > 0) parts.Add(zeros(padding, ScalarType.Float32));
+        if (padding > 0) parts.Add(zeros(padding, ScalarType.Float32, shard.Device));
         return cat(parts.ToArray()).MoveToOuterDisposeScope();
     }
 
@@ -98,7 +101,8 @@ public sealed class ZeroAdamWOptimizer : IDisposable
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
         var all = Parameters.ToList();
-        var present = tensor(all.Select(p => p.grad is null ? 0f : 1f).ToArray());
+        var device = all.Count > 0 ? all[0].device : CPU;
+        var present = tensor(all.Select(p => p.grad is null ? 0f : 1f).ToArray(), device: device);
         processGroup.AllReduceSum(present);
         var flags = present.data<float>().ToArray();
         var hasGradient = new HashSet<Parameter>(all.Where((_, i) => flags[i] > 0), ReferenceEqualityComparer.Instance);
@@ -106,12 +110,12 @@ public sealed class ZeroAdamWOptimizer : IDisposable
         var gradients = shards.Select(shard =>
         {
             using var flat = Flatten(shard, p => p.grad);
-            var mine = zeros(shard.ShardLength, ScalarType.Float32);
+            var mine = zeros(shard.ShardLength, ScalarType.Float32, shard.Device);
             processGroup.ReduceScatterSum(flat, mine);
             return mine;
         }).ToList();
 
-        var squares = tensor(new[] { gradients.Sum(g => g.dot(g).item<float>()) }, ScalarType.Float64);
+        var squares = tensor(new[] { gradients.Sum(g => g.dot(g).item<float>()) }, ScalarType.Float64, device);
         processGroup.AllReduceSum(squares);
         double norm = Math.Sqrt(squares.item<double>());
         if (maxGradNorm > 0)
@@ -150,7 +154,7 @@ public sealed class ZeroAdamWOptimizer : IDisposable
 
     Tensor Gather(GroupShard shard, Tensor part)
     {
-        var full = empty(shard.FlatLength, ScalarType.Float32);
+        var full = empty(shard.FlatLength, ScalarType.Float32, shard.Device);
         processGroup.AllGather(part, full);
         return full;
     }

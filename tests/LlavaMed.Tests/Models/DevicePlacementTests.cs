@@ -20,6 +20,7 @@ public sealed partial class DevicePlacementTests
     {
         ["Inference/InspectForward.cs: tensor(flat, [rows.Count, width])"] = "greedy tokens written to a file",
         ["Training/AdamWOptimizer.cs: tensor(new[] { state.Step })"] = "the step count saved with the optimiser state",
+        ["Training/ZeroAdamWOptimizer.cs: tensor(new[] { steps[slot.Parameter] })"] = "the step count saved with the gathered optimiser state",
     };
 
     [GeneratedRegex(@"(?<![\w.])(tensor|zeros|ones|arange|full|empty|randn|rand|eye|linspace)\(")]

@@ -104,6 +104,7 @@ public sealed class TrainerTests : IDisposable
     [Theory]
     [InlineData("")]
     [InlineData("--lora-rank 4 --gradient-checkpointing")]
+    [InlineData("--lora-rank 4 --gradient-checkpointing --dtype bfloat16")]
     public void ProcessKilledWithSigkillResumesToBitIdenticalWeights(string options)
     {
         string[] Arguments(string output) => ["train", "--stage", "instruction", "--init", demo.ModelFolder, "--data", dataPath,
@@ -233,7 +234,8 @@ public sealed class TrainerTests : IDisposable
         var (exitCode, _, error) = CliRunner.Run("train", "--stage", "instruction", "--init", demo.ModelFolder, "--data", dataPath,
             "--image-root", demo.ModelFolder, "--out", output, "--lora-rank", "4", "--lora-targets", "q_proj,qkv_proj");
         Assert.Equal(1, exitCode);
-        Assert.Single(error.Trim().Split('\n'));
+        // stderr also carries train's placement line ("dtype: float32 on cpu ..."): one line is the error.
+        Assert.Single(error.Trim().Split('\n'), line => line.StartsWith("error:"));
         Assert.Contains("qkv_proj", error);
         Assert.Contains("LoRA target qkv_proj matches no linear layer", error); // q_proj matches: only qkv_proj is named
         Assert.False(Directory.Exists(output));
