@@ -32,19 +32,22 @@ public sealed class PlacementCliOptions
 
     /// <summary>Decides for the checkpoint in <paramref name="modelFolder"/>, checks that it fits (throws
     /// <see cref="MemoryPreflightException"/> with the numbers otherwise) and prints the decision.</summary>
-    public PlacementDecision Resolve(ParseResult parse, string modelFolder, Workload workload, TextWriter log)
+    /// <paramref name="trainableParameters"/>: for training, what the run trains (default: every parameter).
+    public PlacementDecision Resolve(ParseResult parse, string modelFolder, Workload workload, TextWriter log,
+                                     Func<LlavaConfig, long>? trainableParameters = null)
     {
         var config = LlavaConfig.FromFolder(modelFolder);
         var parameters = LlavaForCausalLM.CountParameters(config);
-        return Resolve(parse, parameters, CheckpointDtype(modelFolder), workload, log);
+        return Resolve(parse, parameters, CheckpointDtype(modelFolder), workload, log, trainableParameters?.Invoke(config) ?? parameters);
     }
 
     /// <summary>The same for a model that does not exist yet (the curriculum builds its own).</summary>
-    public PlacementDecision Resolve(ParseResult parse, long parameters, ScalarType? checkpointDtype, Workload workload, TextWriter log)
+    public PlacementDecision Resolve(ParseResult parse, long parameters, ScalarType? checkpointDtype, Workload workload, TextWriter log,
+                                     long? trainableParameters = null)
     {
         var device = PlacementPlanner.ParseDevice(parse.GetValue(Device)!);
         var decision = PlacementPlanner.Decide(PlacementPlanner.ParseDtype(parse.GetValue(Dtype)!), device, workload,
-            parameters, parameters, checkpointDtype, MachineProbe.Read(device));
+            parameters, trainableParameters ?? parameters, checkpointDtype, MachineProbe.Read(device));
         log.WriteLine($"dtype: {decision.DtypeName} on {PlacementPlanner.DeviceName(device)} ({decision.Reason}; "
                       + $"needs about {decision.Estimate.TotalBytes / 1e9:F1} GB)");
         return decision;

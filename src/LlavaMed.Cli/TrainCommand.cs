@@ -88,7 +88,9 @@ public static class TrainCommand
         public TrainingStage BuildPlaced(ParseResult parse, TextWriter log)
         {
             var stage = Build(parse);
-            var decision = placement.Resolve(parse, stage.InitFrom, Workload.Training, log);
+            // What the stage trains (a LoRA run: the adapters and the projector, not the frozen base).
+            var decision = placement.Resolve(parse, stage.InitFrom, Workload.Training, log,
+                config => MemoryPlan.Estimate(config, new MemoryPlanSettings(stage.Trainable, Lora: stage.Lora)).TrainedParameters);
             return stage with { Dtype = decision.Dtype, Device = decision.Device };
         }
     }
