@@ -122,10 +122,11 @@ public sealed class LoraAdapters : IDisposable
     /// <summary>W += (alpha / rank) B A for every adapter; the hooks are removed.</summary>
     public void Merge()
     {
-        using var scope = NewDisposeScope();
         using var _ = no_grad();
         foreach (var (_, target, a, b, removeHook) in adapters)
         {
+            // A scope per layer: a 7B model's float32 temporaries of all layers at once would not fit in memory.
+            using var scope = NewDisposeScope();
             var weight = target.weight!;
             var delta = b.matmul(a).mul(scale);
             if (weight.dtype == delta.dtype) weight.PlusInPlace(delta);
