@@ -96,25 +96,17 @@ public static class Pretraining
     }
 
     /// <summary>The shared loop of both pretraining phases: seeded batches per epoch, cosine schedule with warm-up,
-    /// clipping at 1, every step inside a dispose scope.</summary>
+    /// clipping at 1, each step one <see cref="TrainingStep"/> (one micro-batch of weight 1).</summary>
     static IEnumerable<PretrainingStep> Steps(string phase, AdamWOptimizer optimizer, int count,
                                               int epochs, int batchSize, double learningRate, int seed, Func<int, int[], Tensor> lossOf)
     {
+        var trainingStep = new TrainingStep(optimizer.Groups, optimizer, sharded: null, maxGradNorm: 1.0);
         int total = (count + batchSize - 1) / batchSize * epochs, step = 0;
         for (int epoch = 0; epoch < epochs; epoch++)
             foreach (var batch in SampleOrder.Shuffle(count, seed, epoch).Chunk(batchSize))
             {
-                double loss;
-                using (var scope = NewDisposeScope())
-                {
-                    SetLearningRate(optimizer, learningRate, step, total);
-                    var value = lossOf(epoch, batch);
-                    optimizer.ZeroGrad();
-                    value.backward();
-                    nn.utils.clip_grad_norm_(optimizer.Parameters, 1.0);
-                    optimizer.Step();
-                    loss = value.item<float>();
-                }
+                SetLearningRate(optimizer, learningRate, step, total);
+                var (loss, _) = trainingStep.Run([batch], weight: 1, batch.Length, b => new MicroBatchLoss(lossOf(epoch, b), 1));
                 yield return new PretrainingStep(phase, epoch, ++step, total, loss);
             }
     }

@@ -92,6 +92,7 @@ public sealed class StageTrainer(ProcessGroup? processGroup = null)
         // ZeRO-1 keeps only this rank's shard of the optimiser state; otherwise every rank holds all of it.
         using var optimizer = stage.ShardOptimizerState ? null : new AdamWOptimizer(optimizerGroups, weightDecay: stage.WeightDecay);
         using var sharded = stage.ShardOptimizerState ? new ZeroAdamWOptimizer(optimizerGroups, group, weightDecay: stage.WeightDecay) : null;
+        var trainingStep = new TrainingStep(optimizerGroups, optimizer, sharded, stage.MaxGradNorm, group);
         int globalBatchSize = stage.BatchSize * group.WorldSize;
         var state = resumeFrom is null ? new TrainerState(0, 0, 0) { GlobalBatchSize = globalBatchSize } : TrainerState.Read(resumeFrom);
         if (resumeFrom is not null)
@@ -132,7 +133,7 @@ public sealed class StageTrainer(ProcessGroup? processGroup = null)
                 foreach (var (optimizerGroup, definition) in optimizerGroups.Zip(groups))
                     optimizerGroup.LearningRate = definition.LearningRate * lr / stage.LearningRate;
                 var stepClock = Stopwatch.StartNew();
-                var (loss, stepSamples, positions, imagePositions) = OptimizerStep(model, optimizerGroups, optimizer, sharded, microBatches, stage.MaxGradNorm);
+                var (loss, stepSamples, positions, imagePositions) = OptimizerStep(model, trainingStep, microBatches);
                 samplesSeen += stepSamples;
                 foreach (var used in microBatches) used.Dispose();
                 microBatches.Clear();
@@ -199,55 +200,24 @@ public sealed class StageTrainer(ProcessGroup? processGroup = null)
     static int PackedRowTokens(TrainingStage stage, LlavaConfig config) =>
         Math.Min(stage.MaxLength, config.TokenizerModelMaxLength ?? int.MaxValue) - (config.Vision.NumPatches - 1);
 
-    /// <summary>One optimiser step over the accumulated micro-batches of every rank; returns the mean loss and the
-    /// number of samples, both over all ranks. Each micro-batch's loss is scaled by its share of the step's supervised
-    /// tokens on all ranks, so accumulation and data parallelism equal one big batch. Also returns this rank's
-    /// decoder positions and vision-tower patch positions (for <see cref="TrainingFlops"/>).</summary>
-    (double Loss, int Samples, long Positions, long ImagePositions) OptimizerStep(LlavaForCausalLM model, IReadOnlyList<ParameterGroup> optimizerGroups, AdamWOptimizer? optimizer,
-                                             ZeroAdamWOptimizer? sharded, List<TrainingBatch> microBatches, double maxGradNorm)
+    /// <summary>One optimiser step (<see cref="TrainingStep"/>) over the accumulated micro-batches: each micro-batch's
+    /// loss is weighted by its supervised tokens. Also returns this rank's decoder positions and vision-tower patch
+    /// positions (for <see cref="TrainingFlops"/>).</summary>
+    static (double Loss, int Samples, long Positions, long ImagePositions) OptimizerStep(LlavaForCausalLM model, TrainingStep step, List<TrainingBatch> microBatches)
     {
-        optimizer?.ZeroGrad();
-        sharded?.ZeroGrad();
-        var parameters = optimizerGroups.SelectMany(g => g.Parameters).ToList();
-        var device = parameters.FirstOrDefault()?.device ?? CPU;
         using var ignoreIndex = MultimodalSplice.IgnoreIndex.ToScalar();
-        long supervised = (long)SumOverRanks(device, microBatches.Sum(b => b.Labels.Sum(l => l.Skip(1).LongCount(x => x != MultimodalSplice.IgnoreIndex))))[0];
-        double total = 0;
+        long supervised = microBatches.Sum(b => b.Labels.Sum(l => l.Skip(1).LongCount(x => x != MultimodalSplice.IgnoreIndex)));
         long positions = 0, imagePositions = 0;
-        foreach (var batch in microBatches)
+        var (loss, samples) = step.Run(microBatches, supervised, microBatches.Sum(b => b.Ids.Count), batch =>
         {
-            if (batch.Ids.Count == 0) continue; // this rank's share of an epoch's last global batch can be empty
-            using var scope = NewDisposeScope();
-            using var inputs = model.PrepareInputs(batch.InputIds, batch.PixelValues, batch.Labels, PaddingSide.Right, batch.Segments);
+            if (batch.Ids.Count == 0) return default; // this rank's share of an epoch's last global batch can be empty
+            var inputs = model.PrepareInputs(batch.InputIds, batch.PixelValues, batch.Labels, PaddingSide.Right, batch.Segments); // freed by the step's scope
             var loss = model.TrainingLoss(inputs);
             positions += inputs.BatchSize * inputs.Length;
             imagePositions += (batch.PixelValues?.shape[0] ?? 0) * model.Config.Vision.NumPositions;
-            long batchSupervised = inputs.Labels![.., 1..].ne(ignoreIndex).sum().item<long>();
-            // Nothing to learn here: no supervised token, or (stage 1) a text-only batch the projector never sees.
-            if (batchSupervised == 0 || !loss.requires_grad) continue;
-            var share = (double)batchSupervised / Math.Max(1, supervised);
-            using var shareScalar = share.ToScalar(); // explicit Scalars: see TensorArithmetic
-            loss.mul(shareScalar).backward();
-            total += loss.item<float>() * share;
-        }
-        if (sharded is not null) sharded.Step(maxGradNorm);
-        else
-        {
-            DataParallel.AllReduceGradients(group, parameters);
-            if (maxGradNorm > 0) nn.utils.clip_grad_norm_(parameters, maxGradNorm);
-            optimizer!.Step();
-        }
-        var global = SumOverRanks(device, total, microBatches.Sum(b => b.Ids.Count));
-        return (global[0], (int)global[1], positions, imagePositions);
-    }
-
-    /// <summary>The values summed over the ranks (float64: exact for counts), reduced on the model's device.</summary>
-    double[] SumOverRanks(Device device, params double[] values)
-    {
-        if (group.WorldSize == 1) return values;
-        using var sums = tensor(values, ScalarType.Float64, device);
-        group.AllReduceSum(sums);
-        return sums.data<double>().ToArray();
+            return new MicroBatchLoss(loss, inputs.Labels![.., 1..].ne(ignoreIndex).sum().item<long>());
+        });
+        return (loss, samples, positions, imagePositions);
     }
 
     sealed record GroupDefinition(IReadOnlyList<Parameter> Parameters, double LearningRate);
