@@ -2,6 +2,7 @@ using System.CommandLine;
 using LlavaMed.Curriculum;
 using LlavaMed.Models;
 using LlavaMed.Training;
+using LlavaMed.Workbench;
 
 namespace LlavaMed.Cli;
 
@@ -37,7 +38,7 @@ public static class AblateCommand
                     new TrainingNeed(scale.ModelConfig(scale.VocabularySize), new MemoryPlanSettings()), null, Workload.Training, stdout)),
             };
             var clock = System.Diagnostics.Stopwatch.StartNew();
-            var result = AblationRunner.Run(ablationGrid, options, new SynchronousProgress<AblationProgress>(p =>
+            var result = AblationRunner.Run(ablationGrid, options, new InlineProgress<AblationProgress>(p =>
             {
                 if (CurriculumCommand.ProgressLine(clock.Elapsed, p.Progress, p.Variant.Length > 0 ? $"{p.Variant} " : "") is { } line) stdout.WriteLine(line);
             }));

@@ -3,6 +3,7 @@ using System.Globalization;
 using LlavaMed.Curriculum;
 using LlavaMed.Models;
 using LlavaMed.Training;
+using LlavaMed.Workbench;
 
 namespace LlavaMed.Cli;
 
@@ -43,7 +44,7 @@ public static class CurriculumCommand
                     new TrainingNeed(scale.ModelConfig(scale.VocabularySize), new MemoryPlanSettings()), null, Workload.Training, stdout)),
             };
             var clock = System.Diagnostics.Stopwatch.StartNew();
-            var result = CurriculumRunner.Run(options, new SynchronousProgress<CurriculumProgress>(p =>
+            var result = CurriculumRun.Prepare(options).RunAll(new InlineProgress<TrainingProgress>(p =>
             {
                 if (ProgressLine(clock.Elapsed, p) is { } line) stdout.WriteLine(line);
             }));
@@ -58,8 +59,8 @@ public static class CurriculumCommand
 
     /// <summary>A progress record as a terminal line: every message, and about five loss lines per phase (null for
     /// the steps in between). <paramref name="run"/> names the run when several share the output (ablations).</summary>
-    internal static string? ProgressLine(TimeSpan elapsed, CurriculumProgress p, string run = "") =>
-        !p.IsTrainingStep ? $"{elapsed:mm\\:ss} {run}[{p.Phase}] {p.Message}"
+    internal static string? ProgressLine(TimeSpan elapsed, TrainingProgress p, string run = "") =>
+        !p.IsTrainingStep ? $"{elapsed:mm\\:ss} {run}[{p.Phase}] {p.Event}"
         : p.Step == p.TotalSteps || p.Step % Math.Max(1, p.TotalSteps / 5) == 0
             ? string.Create(CultureInfo.InvariantCulture, $"{elapsed:mm\\:ss} {run}[{p.Phase}] step {p.Step}/{p.TotalSteps} loss {p.Loss:F4}")
             : null;

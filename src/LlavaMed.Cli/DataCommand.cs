@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using LlavaMed.Data.Synthetic;
+using LlavaMed.Workbench;
 
 namespace LlavaMed.Cli;
 
@@ -36,7 +37,7 @@ public static class DataCommand
             };
             var folder = parse.GetValue(output)!;
             var lastStage = "";
-            var summary = SyntheticCorpus.Generate(folder, options, new SynchronousProgress<SyntheticProgress>(p =>
+            var summary = SyntheticCorpus.Generate(folder, options, new InlineProgress<SyntheticProgress>(p =>
             {
                 lock (stderr)
                     if (p.Stage != lastStage)
@@ -52,11 +53,5 @@ public static class DataCommand
             return 0;
         }));
         return command;
-    }
-
-    /// <summary>Reports on the calling thread (Progress&lt;T&gt; would post to the thread pool and print late).</summary>
-    sealed class SynchronousProgress<T>(Action<T> report) : IProgress<T>
-    {
-        public void Report(T value) => report(value);
     }
 }

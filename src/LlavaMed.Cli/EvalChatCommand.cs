@@ -6,6 +6,7 @@ using LlavaMed.Evaluation;
 using LlavaMed.Evaluation.Judge;
 using LlavaMed.Llm;
 using Microsoft.Extensions.AI;
+using LlavaMed.Workbench;
 
 namespace LlavaMed.Cli;
 
@@ -34,7 +35,7 @@ public static class EvalChatCommand
             var prompt = JudgePrompt.Load(parse.GetValue(judgePrompt));
             stderr.WriteLine($"questions: {pairs.Count}; judge: {judge.Describe(providerOptions)}");
             var step = Math.Max(1, pairs.Count / 10);
-            var progress = new SynchronousProgress<JudgeProgress>(p =>
+            var progress = new InlineProgress<JudgeProgress>(p =>
             {
                 if (p.Done % step == 0 || p.Done == p.Total) stderr.WriteLine($"[{p.Done}/{p.Total}] reviewed, {p.Failed} without scores");
             });

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using LlavaMed.Curriculum;
 using LlavaMed.Models;
 using LlavaMed.Training;
 using static TorchSharp.torch;
@@ -32,7 +33,7 @@ public static class PlanCommand
         command.SetAction(parse => CliErrors.Run(parse, (output, _) =>
         {
             var config = parse.GetValue(model) is { } folder ? LlavaConfig.FromFolder(folder) : new LlavaConfig();
-            var stage = TrainingStage.ByName(parse.GetValue(stageName)!, "", "", "", "");
+            var stage = PaperStages.ByName(parse.GetValue(stageName)!, "", "", "", "");
             var targets = parse.GetValue(loraTargets)?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
             var settings = new MemoryPlanSettings(
                 stage.Trainable,

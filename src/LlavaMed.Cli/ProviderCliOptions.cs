@@ -44,15 +44,3 @@ internal sealed class ProviderCliOptions
         + (options.Endpoint is null ? "" : $" at {options.Endpoint}")
         + $", cache {options.CacheFolder ?? "off"}";
 }
-
-/// <summary>Reports on the calling thread (Progress&lt;T&gt; would post to the thread pool, out of order), one
-/// report at a time.</summary>
-internal sealed class SynchronousProgress<T>(Action<T> report) : IProgress<T>
-{
-    readonly Lock gate = new();
-
-    public void Report(T value)
-    {
-        lock (gate) report(value);
-    }
-}

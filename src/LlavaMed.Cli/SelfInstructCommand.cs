@@ -4,6 +4,7 @@ using LlavaMed.Data.SelfInstruct;
 using LlavaMed.Data.Synthetic;
 using LlavaMed.Llm;
 using Microsoft.Extensions.AI;
+using LlavaMed.Workbench;
 
 namespace LlavaMed.Cli;
 
@@ -68,7 +69,7 @@ public static class SelfInstructCommand
                              + $"inline mentions {(options.InlineMentions ? "on" : "off")}, {prompt.FewShot.Count} few-shot examples");
             stderr.WriteLine($"provider: {provider.Describe(providerOptions)}");
             var step = Math.Max(1, figures.Count / 20);
-            var progress = new SynchronousProgress<SelfInstructProgress>(p =>
+            var progress = new InlineProgress<SelfInstructProgress>(p =>
             {
                 if (p.Done % step == 0 || p.Done == p.Total)
                     stderr.WriteLine($"[{p.Done}/{p.Total}] kept {p.Kept}, dropped {p.Dropped}, failed {p.Failed}");

@@ -1,7 +1,9 @@
 using System.CommandLine;
+using LlavaMed.Curriculum;
 using LlavaMed.Models;
 using LlavaMed.Text;
 using LlavaMed.Training;
+using LlavaMed.Workbench;
 using TorchSharp;
 
 namespace LlavaMed.Cli;
@@ -63,7 +65,7 @@ public static class TrainCommand
             var targets = parse.GetValue(loraTargets)?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
             if (targets is not null && parse.GetValue(loraRank) is null)
                 throw new ArgumentException("--lora-targets needs --lora-rank");
-            var stage = TrainingStage.ByName(parse.GetValue(stageName)!, parse.GetValue(data)!, parse.GetValue(imageRoot)!,
+            var stage = PaperStages.ByName(parse.GetValue(stageName)!, parse.GetValue(data)!, parse.GetValue(imageRoot)!,
                                              parse.GetValue(init)!, parse.GetValue(output)!);
             return stage with
             {
@@ -114,11 +116,11 @@ public static class TrainCommand
                 TrainingProgress? lastStep = null;
                 int steps = 0;
                 double flop = 0;
-                foreach (var progress in new StageTrainer(group).Run(stage, parse.GetValue(resume)))
+                new StageTrainer(group).Run(stage, new InlineProgress<TrainingProgress>(progress =>
                 {
                     if (group.IsMain) stdout.WriteLine(ProgressLine(progress));
                     if (!double.IsNaN(progress.StepFlop)) (lastStep, steps, flop) = (progress, steps + 1, flop + progress.StepFlop);
-                }
+                }), parse.GetValue(resume));
                 if (group.IsMain && lastStep is not null) stdout.WriteLine(ThroughputLine(stage, lastStep, steps, flop));
                 return 0;
             });
@@ -133,17 +135,17 @@ public static class TrainCommand
         double seconds = lastStep.Elapsed.TotalSeconds, achieved = flop / seconds;
         var config = LlavaConfig.FromFolder(stage.InitFrom);
         double peak = BenchCommand.MatmulFlops(stage.Dtype, stage.Device ?? torch.CPU, config.HiddenSize);
-        return $"[{lastStep.Stage}] {steps} steps in {seconds:F0} s: {seconds / steps:F1} s/step, ~{flop / steps / 1e12:F2} TFLOP/step (matmuls), "
+        return $"[{lastStep.Phase}] {steps} steps in {seconds:F0} s: {seconds / steps:F1} s/step, ~{flop / steps / 1e12:F2} TFLOP/step (matmuls), "
                + $"{achieved / 1e9:F1} GFLOP/s = {achieved / peak:P0} of the {stage.Dtype} matmul peak measured now ({peak / 1e9:F1} GFLOP/s); "
                + $"load average {File.ReadAllText("/proc/loadavg").Trim()}";
     }
 
     static string ProgressLine(TrainingProgress p)
     {
-        if (double.IsNaN(p.Loss)) return $"[{p.Stage}] {p.Event}";
+        if (double.IsNaN(p.Loss)) return $"[{p.Phase}] {p.Event}";
         int width = 24, filled = p.TotalSteps == 0 ? width : width * p.Step / p.TotalSteps;
         var bar = new string('#', filled) + new string('.', width - filled);
-        return $"[{p.Stage}] [{bar}] step {p.Step}/{p.TotalSteps} epoch {p.Epoch} loss {p.Loss:F4} lr {p.LearningRate:E2} "
+        return $"[{p.Phase}] [{bar}] step {p.Step}/{p.TotalSteps} epoch {p.Epoch} loss {p.Loss:F4} lr {p.LearningRate:E2} "
                + $"{p.SamplesPerSecond:F1} samples/s ETA {p.Remaining:hh\\:mm\\:ss}" + (p.Event is null ? "" : $" ({p.Event})");
     }
 }

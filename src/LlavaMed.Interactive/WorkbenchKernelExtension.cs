@@ -43,7 +43,6 @@ public sealed class WorkbenchKernelExtension : IKernelExtension
         Html<DataFrame>(frame => HtmlView.Table(frame));
         Html<WorkbenchInfo>(info => info.ToHtml());
         Html<TrainingProgress>(WorkbenchResultViews.Training);
-        Html<CurriculumProgress>(WorkbenchResultViews.Curriculum);
         Html<AnswerRecord>(answer => WorkbenchResultViews.Answers([answer]));
         Html<IEnumerable<AnswerRecord>>(WorkbenchResultViews.Answers);
         Html<VqaReport>(report => VqaReportTable.Html(["value"], [report]));

@@ -1,5 +1,4 @@
 using System.Net;
-using LlavaMed.Curriculum;
 using LlavaMed.Evaluation;
 using LlavaMed.Notebooks;
 using LlavaMed.Training;
@@ -9,14 +8,13 @@ namespace LlavaMed.Interactive;
 /// <summary>HTML of the workbench's own result records.</summary>
 static class WorkbenchResultViews
 {
-    public static HtmlView Training(TrainingProgress p) => HtmlView.Table(
-        ["stage", "epoch", "step", "loss", "learning rate", "samples/s", "elapsed", "remaining", "event"],
-        [[p.Stage, p.Epoch.ToString(), $"{p.Step}/{p.TotalSteps}", p.Loss.ToString("0.0000"), p.LearningRate.ToString("0.###e+0"),
+    /// <summary>A training step as a table row, an event as one line.</summary>
+    public static HtmlView Training(TrainingProgress p) => !p.IsTrainingStep
+        ? new HtmlView($"<p><b>{WebUtility.HtmlEncode(p.Phase)}</b>: {WebUtility.HtmlEncode(p.Event ?? "")}</p>")
+        : HtmlView.Table(
+        ["phase", "epoch", "step", "loss", "learning rate", "samples/s", "elapsed", "remaining", "event"],
+        [[p.Phase, p.Epoch.ToString(), $"{p.Step}/{p.TotalSteps}", p.Loss.ToString("0.0000"), p.LearningRate.ToString("0.###e+0"),
           p.SamplesPerSecond.ToString("0.0"), p.Elapsed.ToString(@"hh\:mm\:ss"), p.Remaining.ToString(@"hh\:mm\:ss"), p.Event ?? ""]]);
-
-    public static HtmlView Curriculum(CurriculumProgress p) => p.IsTrainingStep
-        ? HtmlView.Table(["phase", "step", "loss"], [[p.Phase, $"{p.Step}/{p.TotalSteps}", p.Loss.ToString("0.0000")]])
-        : new HtmlView($"<p><b>{WebUtility.HtmlEncode(p.Phase)}</b>: {WebUtility.HtmlEncode(p.Message)}</p>");
 
     public static HtmlView Answers(IEnumerable<AnswerRecord> answers) => HtmlView.Table(
         ["question_id", "prompt", "text", "model_id"],

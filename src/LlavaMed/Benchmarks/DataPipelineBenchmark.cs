@@ -99,7 +99,7 @@ public static class DataPipelineBenchmark
         progress?.Report("measuring the stage trainer end to end");
         var output = Path.Combine(cacheFolder, "benchmark-run");
         if (Directory.Exists(output)) Directory.Delete(output, recursive: true);
-        var stage = TrainingStage.Instruction(corpus.Alignment, corpus.Images, demo.ModelFolder, output) with
+        var stage = Curriculum.PaperStages.Instruction(corpus.Alignment, corpus.Images, demo.ModelFolder, output) with
         {
             Epochs = 1, BatchSize = options.BatchSize, GradientAccumulation = 1, MaxLength = options.MaxLength,
             Seed = options.Seed, LearningRate = 1e-4,

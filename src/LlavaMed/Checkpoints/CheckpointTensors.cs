@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using static TorchSharp.torch;
+using LlavaMed.Workbench;
 
 namespace LlavaMed.Checkpoints;
 

@@ -46,16 +46,16 @@ public static class CheckpointWriter
         var config = modelConfig with { MmVisionTower = VisionTowerFolderName };
         var configJson = config.ToJson();
         configJson["torch_dtype"] = DtypeName(dtype);
-        WriteAtomically(Path.Combine(folder, "config.json"), configJson.ToJsonString(Indented));
+        AtomicFile.WriteText(Path.Combine(folder, "config.json"), configJson.ToJsonString(Indented));
 
         var towerFolder = Path.Combine(folder, VisionTowerFolderName);
         Directory.CreateDirectory(towerFolder);
-        WriteAtomically(Path.Combine(towerFolder, "config.json"), configJson["vision_config"]!.ToJsonString(Indented));
+        AtomicFile.WriteText(Path.Combine(towerFolder, "config.json"), configJson["vision_config"]!.ToJsonString(Indented));
         var processor = imageProcessor ?? ImageProcessorConfig.ClipVitLarge336 with
         {
             ShortestEdge = config.Vision.ImageSize, CropHeight = config.Vision.ImageSize, CropWidth = config.Vision.ImageSize,
         };
-        WriteAtomically(Path.Combine(towerFolder, "preprocessor_config.json"), processor.ToJson());
+        AtomicFile.WriteText(Path.Combine(towerFolder, "preprocessor_config.json"), processor.ToJson());
 
         if (tokenizerFolder is not null && Path.GetFullPath(tokenizerFolder) != Path.GetFullPath(folder))
             foreach (var file in TokenizerFiles.Select(f => Path.Combine(tokenizerFolder, f)).Where(File.Exists))
@@ -71,19 +71,11 @@ public static class CheckpointWriter
         };
         foreach (var (key, value) in extraMeta ?? [])
             meta[key] = value?.DeepClone();
-        WriteAtomically(Path.Combine(folder, MetaFileName), meta.ToJsonString(Indented));
+        AtomicFile.WriteText(Path.Combine(folder, MetaFileName), meta.ToJsonString(Indented));
     }
 
     static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 
     /// <summary>The <c>torch_dtype</c> spelling of <paramref name="dtype"/>.</summary>
     public static string DtypeName(ScalarType dtype) => PlacementPlanner.Name(dtype);
-
-    /// <summary>Temporary file then rename, so a reader never sees half a file.</summary>
-    public static void WriteAtomically(string path, string text)
-    {
-        var temporary = path + ".tmp";
-        File.WriteAllText(temporary, text);
-        File.Move(temporary, path, overwrite: true);
-    }
 }

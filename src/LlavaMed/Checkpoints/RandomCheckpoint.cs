@@ -48,7 +48,7 @@ public static class RandomCheckpoint
         Directory.CreateDirectory(folder);
         SentencePieceTrainer.Train(DemoCheckpoint.CaptionSentences(), TokenizerVocabularySize).WriteTokenizerFolder(folder);
         if (config.ModelType == "llava")
-            CheckpointWriter.WriteAtomically(Path.Combine(folder, "added_tokens.json"), new JsonObject
+            AtomicFile.WriteText(Path.Combine(folder, "added_tokens.json"), new JsonObject
             {
                 ["[PAD]"] = TokenizerVocabularySize, ["<im_patch>"] = TokenizerVocabularySize + 1,
                 ["<im_start>"] = TokenizerVocabularySize + 2, ["<im_end>"] = TokenizerVocabularySize + 3,

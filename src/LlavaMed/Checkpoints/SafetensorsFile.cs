@@ -3,6 +3,7 @@ using System.Text;
 using Microsoft.Win32.SafeHandles;
 using TorchSharp;
 using static TorchSharp.torch;
+using LlavaMed.Workbench;
 
 namespace LlavaMed.Checkpoints;
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using LlavaMed.Checkpoints;
+using LlavaMed.Training;
 using LlavaMed.Workbench;
 
 namespace LlavaMed.Curriculum;
@@ -26,7 +27,7 @@ public sealed record AblationOptions
 
 /// <summary>A progress record of an ablation grid: the variant it concerns and the curriculum's record (phase
 /// "ablation" for the grid's own messages).</summary>
-public sealed record AblationProgress(string Variant, CurriculumProgress Progress);
+public sealed record AblationProgress(string Variant, TrainingProgress Progress);
 
 /// <summary>The grid's results: one row per finished variant in grid order, the variants not run, and the table
 /// files written.</summary>
@@ -38,7 +39,7 @@ public sealed record AblationResult(string OutputDir, string ScaleName, int Seed
     public string JsonPath => Path.Combine(OutputDir, AblationTable.JsonFileName);
 }
 
-/// <summary>Runs an <see cref="AblationGrid"/>: each variant is a whole curriculum (<see cref="CurriculumRunner.Run"/>)
+/// <summary>Runs an <see cref="AblationGrid"/>: each variant is a whole curriculum (<see cref="CurriculumRun.RunAll"/>)
 /// in <c>{out}/{variant}/</c>. Variants whose starting model is the same (<see cref="StartingModelBuilder.Key"/>:
 /// they differ only in stage epochs, instruction data or starting point) share one build in
 /// <c>{out}/starting-models/{key}/</c>. A variant already finished with the same settings (its
@@ -61,7 +62,7 @@ public static class AblationRunner
         var notRun = new List<string>();
         foreach (var variant in grid.Variants)
         {
-            void Say(string message) => progress?.Report(new AblationProgress(variant.Name, new CurriculumProgress("ablation", message)));
+            void Say(string message) => progress?.Report(new AblationProgress(variant.Name, TrainingProgress.Note("ablation", message)));
             var folder = Path.Combine(output, variant.Name);
             var scale = variant.Apply(baseScale);
             var key = StartingModelBuilder.Key(scale, grid.Seed);
@@ -80,20 +81,20 @@ public static class AblationRunner
             Say($"{variant.Describe(baseScale)}; starting model {key.FolderName}");
             if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
             Directory.CreateDirectory(folder);
-            CheckpointWriter.WriteAtomically(Path.Combine(folder, StampFileName), stamp);
+            AtomicFile.WriteText(Path.Combine(folder, StampFileName), stamp);
             var startingModel = Path.Combine(output, AblationGrid.StartingModelsFolder, key.FolderName);
-            var result = CurriculumRunner.Run(new CurriculumOptions
+            var result = CurriculumRun.Prepare(new CurriculumOptions
             {
                 OutputDir = folder, Seed = grid.Seed, BaseScale = baseScale, Variant = variant,
                 StartingModelFolder = startingModel, CacheFolder = options.CacheFolder, Load = options.Load,
-            }, new InlineProgress<CurriculumProgress>(p => progress?.Report(new AblationProgress(variant.Name, p))));
+            }).RunAll(new InlineProgress<TrainingProgress>(p => progress?.Report(new AblationProgress(variant.Name, p))));
             File.WriteAllText(Path.Combine(startingModel, "key.txt"), key.Settings + "\n");
             rows.Add(AblationRow.FromMetrics(variant, scale, CurriculumReport.Metrics(result), key.FolderName, reused: false));
         }
         var ablation = new AblationResult(output, baseScale.Name, grid.Seed, rows, notRun, clock.Elapsed.TotalSeconds);
         AblationTable.Write(ablation);
-        foreach (var name in notRun) progress?.Report(new AblationProgress(name, new CurriculumProgress("ablation", "not run (not in --only) and not finished before")));
-        progress?.Report(new AblationProgress("", new CurriculumProgress("ablation", $"wrote {ablation.MarkdownPath}, {ablation.CsvPath} and {ablation.JsonPath}")));
+        foreach (var name in notRun) progress?.Report(new AblationProgress(name, TrainingProgress.Note("ablation", "not run (not in --only) and not finished before")));
+        progress?.Report(new AblationProgress("", TrainingProgress.Note("ablation", $"wrote {ablation.MarkdownPath}, {ablation.CsvPath} and {ablation.JsonPath}")));
         return ablation;
     }
 

@@ -5,6 +5,7 @@ using System.Text.Json.Nodes;
 using LlavaMed.Checkpoints;
 using LlavaMed.Data;
 using LlavaMed.Plotting;
+using LlavaMed.Workbench;
 
 namespace LlavaMed.Curriculum;
 
@@ -117,9 +118,9 @@ public static class AblationTable
 
     public static void Write(AblationResult result)
     {
-        CheckpointWriter.WriteAtomically(result.MarkdownPath, Markdown(result));
-        CheckpointWriter.WriteAtomically(result.CsvPath, Csv(result.Rows));
-        CheckpointWriter.WriteAtomically(result.JsonPath, Json(result).ToJsonString(Indented) + "\n");
+        AtomicFile.WriteText(result.MarkdownPath, Markdown(result));
+        AtomicFile.WriteText(result.CsvPath, Csv(result.Rows));
+        AtomicFile.WriteText(result.JsonPath, Json(result).ToJsonString(Indented) + "\n");
     }
 
     public static string Markdown(AblationResult result)

@@ -6,6 +6,7 @@ using System.Text.Json.Nodes;
 using LlavaMed.Checkpoints;
 using LlavaMed.Evaluation;
 using LlavaMed.Plotting;
+using LlavaMed.Workbench;
 
 namespace LlavaMed.Curriculum;
 
@@ -17,9 +18,9 @@ public static class CurriculumReport
 
     public static void Write(CurriculumResult result)
     {
-        CheckpointWriter.WriteAtomically(result.MetricsPath, Metrics(result).ToJsonString(Indented) + "\n");
-        CheckpointWriter.WriteAtomically(result.ReportMarkdownPath, Markdown(result));
-        CheckpointWriter.WriteAtomically(result.ReportHtmlPath, Html(result));
+        AtomicFile.WriteText(result.MetricsPath, Metrics(result).ToJsonString(Indented) + "\n");
+        AtomicFile.WriteText(result.ReportMarkdownPath, Markdown(result));
+        AtomicFile.WriteText(result.ReportHtmlPath, Html(result));
     }
 
     /// <summary><c>{"stages": [{"name", "vqa": {"llava-med-v1", "strict"}, "captions", "chat", ...}], "starting_model": {...},
@@ -67,7 +68,18 @@ public static class CurriculumReport
         ["chat"] = stage.Evaluation.Chat.ToJson(),
         ["train_seconds"] = Math.Round(stage.TrainSeconds, 1),
         ["evaluate_seconds"] = Math.Round(stage.EvaluateSeconds, 1),
+        ["args"] = stage.Stage?.ToJson(),
     };
+
+    const string HyperparameterHeading = "Hyper-parameters of each stage (as in each stage's stage_args.json)";
+
+    /// <summary>The stages' settings side by side: one row per setting (<see cref="StageSummary"/>), one column per stage.</summary>
+    static IReadOnlyList<string[]> HyperparameterRows(CurriculumResult r)
+    {
+        var stages = r.Stages.Where(s => s.Stage is not null).Select(s => StageSummary.Rows(s.Stage!)).ToList();
+        if (stages.Count == 0) return [];
+        return stages[0].Select((row, i) => new[] { row[0] }.Concat(stages.Select(rows => rows[i][1])).ToArray()).ToList();
+    }
 
     static IEnumerable<StageResult> All(CurriculumResult result) => result.Stages.Prepend(result.Start);
 
@@ -152,6 +164,13 @@ public static class CurriculumReport
             md.AppendLine("|---|---|" + string.Concat(types.Systems.Select(_ => "---|")));
             foreach (var row in QuestionTypeRows(types)) md.AppendLine("| " + string.Join(" | ", row) + " |");
         }
+        if (HyperparameterRows(r) is { Count: > 0 } settings)
+        {
+            md.AppendLine().AppendLine($"## {HyperparameterHeading}").AppendLine();
+            md.AppendLine("| " + string.Join(" | ", settings[0].Select(cell => cell.Replace("|", "\\|"))) + " |")
+              .AppendLine("|" + string.Concat(settings[0].Select(_ => "---|")));
+            foreach (var row in settings.Skip(1)) md.AppendLine("| " + string.Join(" | ", row.Select(cell => cell.Replace("|", "\\|"))) + " |");
+        }
         md.AppendLine().AppendLine("## Training losses (means of the first and last tenth of each phase's steps)").AppendLine();
         md.AppendLine("| phase | steps | first | last |").AppendLine("|---|---|---|---|");
         foreach (var (phase, curve) in r.LossCurves)
@@ -210,6 +229,13 @@ public static class CurriculumReport
             html.Append("</tr>");
             foreach (var row in QuestionTypeRows(types)) html.Append("<tr>").Append(string.Concat(row.Select(cell => $"<td>{E(cell)}</td>"))).Append("</tr>");
             html.Append("</table>").Append(types.AccuracyChart($"Strict accuracy by question type after {types.Systems[0]}").FigureHtml);
+        }
+        if (HyperparameterRows(r) is { Count: > 0 } settings)
+        {
+            html.Append($"<h2>{E(HyperparameterHeading)}</h2><table>");
+            foreach (var (row, i) in settings.Select((row, i) => (row, i)))
+                html.Append("<tr>").Append(string.Concat(row.Select(cell => i == 0 ? $"<th>{E(cell)}</th>" : $"<td>{E(cell)}</td>"))).Append("</tr>");
+            html.Append("</table>");
         }
         html.Append("<h2>Loss curves</h2>");
         var series = r.LossCurves.Select(kv => new LineSeries(kv.Key, kv.Value.Select((_, i) => (double)(i + 1) / kv.Value.Count).ToArray(), kv.Value));

@@ -13,14 +13,6 @@ using LlavaMed.Workbench;
 
 namespace LlavaMed.Curriculum;
 
-/// <summary>A progress record of the curriculum: the phase (tokenizer, vision, language, general-alignment,
-/// general-instruction, starting-model, alignment, instruction, downstream, evaluate-*, report), a message, and for training steps
-/// the step and loss.</summary>
-public sealed record CurriculumProgress(string Phase, string Message, int Step = 0, int TotalSteps = 0, double Loss = double.NaN)
-{
-    public bool IsTrainingStep => !double.IsNaN(Loss);
-}
-
 /// <summary>Builds the general-domain starting model the curriculum begins from, as LLaVA-Med begins from a
 /// general LLaVA: (1) a SentencePiece tokenizer trained on the corpus text; (2) a vision tower pretrained on
 /// image-caption pairs (the general scenes and the training figures' captions, as BiomedCLIP and PMC-CLIP
@@ -53,19 +45,22 @@ public static class StartingModelBuilder
         + $"tower {scale.VisionHidden}x{scale.VisionLayers}, {scale.ImageSize} px / patch {scale.PatchSize}; projector {scale.ProjectorType}; "
         + $"vision batch {scale.VisionBatchSize}, augmentation shift {scale.VisionAugmentation.MaxShiftFraction} jitter {scale.VisionAugmentation.Jitter}; "
         + $"epochs vision {scale.VisionEpochs}, language {scale.LanguageEpochs}, general alignment {scale.GeneralAlignmentEpochs}, "
-        + $"general instruction {scale.GeneralInstructionEpochs}; seed {seed}; code {CodeVersion.Current}"), scale.ImageSize, scale.ProjectorType, seed);
+        + $"general instruction {scale.GeneralInstructionEpochs}; pretraining vision {scale.VisionPretraining}, language {scale.LanguagePretraining} "
+        + $"max length {scale.LanguageMaxLength}; general stages {scale.GeneralAlignmentStage}, {scale.GeneralInstructionStage}; "
+        + $"seed {seed}; code {CodeVersion.Current}"), scale.ImageSize, scale.ProjectorType, seed);
 
     /// <summary>Builds into <paramref name="folder"/> (tokenizer/, pretrained/, general-alignment/, model/).
     /// Deterministic: the same corpus, scale and seed give byte-identical weights.</summary>
-    public static IEnumerable<CurriculumProgress> Build(SyntheticCorpusLayout corpus, CurriculumScale scale, int seed, string folder)
+    public static void Build(SyntheticCorpusLayout corpus, CurriculumScale scale, int seed, string folder, IProgress<TrainingProgress>? progress = null)
     {
+        void Say(string phase, string message) => progress?.Report(TrainingProgress.Note(phase, message));
         if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
         var tokenizerFolder = Path.Combine(folder, "tokenizer");
         var sentences = TokenizerSentences(corpus);
         SentencePieceTrainer.Train(sentences, scale.VocabularySize, new SentencePieceTrainerOptions(CharacterCoverage: 1.0))
             .WriteTokenizerFolder(tokenizerFolder, modelMaxLength: 512);
         var tokenizer = LlavaTokenizer.FromFolder(tokenizerFolder);
-        yield return new CurriculumProgress("tokenizer", $"SentencePiece tokenizer: {tokenizer.VocabularySize} pieces from {sentences.Count} corpus sentences");
+        Say("tokenizer", $"SentencePiece tokenizer: {tokenizer.VocabularySize} pieces from {sentences.Count} corpus sentences");
 
         var config = scale.ModelConfig(tokenizer.VocabularySize);
         var processorConfig = ImageProcessorConfig.ClipVitLarge336 with
@@ -78,14 +73,11 @@ public static class StartingModelBuilder
         {
             WeightInitialization.Initialize(model, (ulong)seed);
             var pairs = VisionPairs(corpus);
-            yield return new CurriculumProgress("vision", $"vision tower: caption-word pretraining on {pairs.Count} image-caption pairs, {scale.VisionEpochs} epochs{(scale.VisionAugmentation.IsNone ? "" : ", images shifted and jittered")}");
-            foreach (var step in Pretraining.VisionTower(model, processor, tokenizer, pairs, scale.VisionEpochs, scale.VisionBatchSize,
-                                                                learningRate: 2e-3, seed, scale.VisionAugmentation))
-                yield return new CurriculumProgress("vision", "", step.Step, step.TotalSteps, step.Loss);
+            Say("vision", $"vision tower: caption-word pretraining on {pairs.Count} image-caption pairs, {scale.VisionEpochs} epochs{(scale.VisionAugmentation.IsNone ? "" : ", images shifted and jittered")}");
+            Pretraining.VisionTower(model, processor, tokenizer, pairs, scale.VisionPretraining, seed, scale.VisionAugmentation, progress);
             var texts = LanguageTexts(corpus);
-            yield return new CurriculumProgress("language", $"language model: next-token pretraining on {texts.Count} texts, {scale.LanguageEpochs} epochs");
-            foreach (var step in Pretraining.LanguageModel(model, tokenizer, texts, scale.LanguageEpochs, batchSize: 64, learningRate: 2e-3, seed))
-                yield return new CurriculumProgress("language", "", step.Step, step.TotalSteps, step.Loss);
+            Say("language", $"language model: next-token pretraining on {texts.Count} texts, {scale.LanguageEpochs} epochs");
+            Pretraining.LanguageModel(model, tokenizer, texts, scale.LanguagePretraining, scale.LanguageMaxLength, seed, progress);
             CheckpointWriter.Save(model, pretrained, tokenizerFolder, processorConfig, new JsonObject
             {
                 ["kind"] = "curriculum starting model (pretrained tower and language model, projector untrained)", ["seed"] = seed,
@@ -93,26 +85,19 @@ public static class StartingModelBuilder
         }
 
         var generalAlignment = Path.Combine(folder, "general-alignment");
-        var alignment = TrainingStage.Alignment(corpus.GeneralAlignment, corpus.GeneralImages, pretrained, generalAlignment) with
+        var alignment = scale.GeneralAlignmentStage.Apply(
+            PaperStages.Alignment(corpus.GeneralAlignment, corpus.GeneralImages, pretrained, generalAlignment), scale.GeneralAlignmentEpochs, seed) with
         {
-            Name = "general-alignment", Epochs = scale.GeneralAlignmentEpochs, BatchSize = 64, GradientAccumulation = 1, Seed = seed, MaxLength = 256,
+            Name = "general-alignment",
         };
-        foreach (var progress in RunStage(alignment)) yield return progress;
-        var instruction = TrainingStage.Instruction(corpus.GeneralInstruct, corpus.GeneralImages, generalAlignment, Path.Combine(folder, ModelFolderName)) with
+        new StageTrainer().Run(alignment, progress);
+        var instruction = scale.GeneralInstructionStage.Apply(
+            PaperStages.Instruction(corpus.GeneralInstruct, corpus.GeneralImages, generalAlignment, Path.Combine(folder, ModelFolderName)),
+            scale.GeneralInstructionEpochs, seed) with
         {
-            Name = "general-instruction", Epochs = scale.GeneralInstructionEpochs, LearningRate = 1e-3, ProjectorLearningRate = 2e-3, BatchSize = 64, GradientAccumulation = 1,
-            Seed = seed, MaxLength = 256,
+            Name = "general-instruction",
         };
-        foreach (var progress in RunStage(instruction)) yield return progress;
-    }
-
-    /// <summary>Runs a stage with <see cref="StageTrainer"/>, as progress records.</summary>
-    public static IEnumerable<CurriculumProgress> RunStage(TrainingStage stage)
-    {
-        foreach (var p in new StageTrainer().Run(stage))
-            yield return double.IsNaN(p.Loss)
-                ? new CurriculumProgress(stage.Name, p.Event ?? "")
-                : new CurriculumProgress(stage.Name, p.Event ?? "", p.Step, p.TotalSteps, p.Loss);
+        new StageTrainer().Run(instruction, progress);
     }
 
     /// <summary>Every text the curriculum trains on or asks: captions, conversations, VQA questions and answers (train

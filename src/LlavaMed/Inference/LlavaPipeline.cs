@@ -39,23 +39,15 @@ public sealed class LlavaPipeline : IDisposable
     public static LlavaPipeline Load(string modelFolder, PipelineOptions? options = null)
     {
         options ??= new PipelineOptions();
-        if (!Directory.Exists(modelFolder)) throw new DirectoryNotFoundException($"model folder not found: {modelFolder}");
-        var tokenizerFolder = options.TokenizerFolder ?? modelFolder;
-        if (!File.Exists(Path.Combine(tokenizerFolder, "tokenizer.model")))
-            throw new FileNotFoundException($"no tokenizer.model in {tokenizerFolder}; pass the tokenizer folder explicitly");
-        var model = CheckpointLoader.Load(modelFolder, options.Load);
+        var loaded = ModelWithProcessors.Load(modelFolder, options.TokenizerFolder, options.Load);
         try
         {
-            var config = model.Config;
-            // transformers 4.28, which LLaVA-Med v1.0 pinned, stripped whitespace around added tokens.
-            var tokenizer = LlavaTokenizer.FromFolder(tokenizerFolder,
-                config.ModelType == "llava" ? LlavaTokenizerOptions.LlavaMedV10 : LlavaTokenizerOptions.Default);
-            var template = ConversationTemplate.ByName(options.Template ?? DefaultTemplate(config));
-            return new LlavaPipeline(model, tokenizer, ImageProcessorFor(config, modelFolder), template);
+            var template = ConversationTemplate.ByName(options.Template ?? DefaultTemplate(loaded.Model.Config));
+            return new LlavaPipeline(loaded.Model, loaded.Tokenizer, loaded.ImageProcessor, template);
         }
         catch
         {
-            model.Dispose();
+            loaded.Dispose();
             throw;
         }
     }
@@ -68,21 +60,6 @@ public sealed class LlavaPipeline : IDisposable
         "llava" => ConversationTemplate.Simple.Name,
         _ => ConversationTemplate.VicunaV1.Name,
     };
-
-    /// <summary>The tower folder's preprocessor_config.json when present, else CLIP's settings at the tower's
-    /// image size; padding to a square when the config says <c>image_aspect_ratio: pad</c>.</summary>
-    public static ClipImageProcessor ImageProcessorFor(LlavaConfig config, string modelFolder)
-    {
-        var towerFolder = config.ResolveVisionTowerFolder(modelFolder);
-        var processorFile = towerFolder is null ? null : Path.Combine(towerFolder, "preprocessor_config.json");
-        var processorConfig = processorFile is not null && File.Exists(processorFile)
-            ? ImageProcessorConfig.FromFile(processorFile)
-            : ImageProcessorConfig.ClipVitLarge336 with
-            {
-                ShortestEdge = config.Vision.ImageSize, CropHeight = config.Vision.ImageSize, CropWidth = config.Vision.ImageSize,
-            };
-        return new ClipImageProcessor(processorConfig, ImageAspectModes.FromConfigValue(config.ImageAspectRatio));
-    }
 
     /// <summary>The prompt text for one question about one image, exactly as the model sees it.</summary>
     public string BuildPrompt(string question) => BuildPrompt([ChatMessage.User(question)]);

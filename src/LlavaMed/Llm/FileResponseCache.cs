@@ -1,5 +1,6 @@
 using LlavaMed.Checkpoints;
 using Microsoft.Extensions.Caching.Distributed;
+using LlavaMed.Workbench;
 
 namespace LlavaMed.Llm;
 

@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using LlavaMed.Checkpoints;
 using LlavaMed.Models;
 using static TorchSharp.torch;
+using LlavaMed.Workbench;
 
 namespace LlavaMed.Training;
 
@@ -37,7 +38,7 @@ public static class PeftAdapters
             ["bias"] = "none", ["fan_in_fan_out"] = false, ["use_rslora"] = false, ["use_dora"] = false,
             ["modules_to_save"] = null, ["inference_mode"] = true,
         };
-        CheckpointWriter.WriteAtomically(Path.Combine(folder, ConfigFile), config.ToJsonString(new() { WriteIndented = true }));
+        AtomicFile.WriteText(Path.Combine(folder, ConfigFile), config.ToJsonString(new() { WriteIndented = true }));
     }
 
     /// <summary>Attaches the adapters in <paramref name="folder"/> to <paramref name="model"/> as hooks (dispose to

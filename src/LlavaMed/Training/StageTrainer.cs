@@ -5,22 +5,14 @@ using LlavaMed.Checkpoints;
 using LlavaMed.Data;
 using LlavaMed.Data.Batching;
 using LlavaMed.Distributed;
-using LlavaMed.Inference;
 using LlavaMed.Models;
 using LlavaMed.Text;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using LlavaMed.Workbench;
 
 namespace LlavaMed.Training;
-
-/// <summary>A progress record of training: what the CLI draws as a progress bar and notebooks as a live chart.</summary>
-public sealed record TrainingProgress(string Stage, int Epoch, int Step, int TotalSteps, double Loss, double LearningRate,
-                                      double SamplesPerSecond, TimeSpan Elapsed, TimeSpan Remaining, string? Event = null)
-{
-    /// <summary>This rank's matrix-product FLOP in the step (<see cref="TrainingFlops"/>); NaN on events.</summary>
-    public double StepFlop { get; init; } = double.NaN;
-}
 
 /// <summary>Raised when the loss becomes NaN or infinite; the last good checkpoint is kept.</summary>
 public sealed class NonFiniteLossException(string message) : Exception(message);
@@ -45,30 +37,57 @@ public sealed class StageTrainer(ProcessGroup? processGroup = null)
     /// <summary>The final LoRA adapters in PEFT's layout, beside the merged model (<see cref="PeftAdapters"/>).</summary>
     public const string AdapterFolder = "adapter";
 
-    /// <summary>Trains the stage and writes the final model to <see cref="TrainingStage.OutputDir"/>. With
-    /// <paramref name="resume"/>, continues from the newest complete checkpoint in the output folder.</summary>
-    public IEnumerable<TrainingProgress> Run(TrainingStage stage, bool resume = false, CancellationToken cancellation = default)
+    /// <summary>Trains the stage from <see cref="TrainingStage.InitFrom"/> (loaded in the stage's dtype and device) and
+    /// writes the final model to <see cref="TrainingStage.OutputDir"/>. With <paramref name="resume"/>, continues from
+    /// the newest complete checkpoint in the output folder. Reports every step and event to <paramref name="progress"/>
+    /// as it happens and returns them all.</summary>
+    public IReadOnlyList<TrainingProgress> Run(TrainingStage stage, IProgress<TrainingProgress>? progress = null, bool resume = false,
+                                               CancellationToken cancellation = default)
+    {
+        Validate(stage);
+        Directory.CreateDirectory(stage.OutputDir);
+        var resumeFrom = resume ? LatestCheckpoint(stage.OutputDir) : null;
+        using var start = ModelWithProcessors.Load(resumeFrom ?? stage.InitFrom, stage.TokenizerFolder ?? stage.InitFrom,
+                                                   new LoadOptions { Dtype = stage.Dtype, Device = stage.Device });
+        return Train(stage, start, resumeFrom, progress, cancellation);
+    }
+
+    /// <summary>Trains a model already in memory (built or loaded by the caller, who keeps owning it) and writes the
+    /// final model to <see cref="TrainingStage.OutputDir"/>; <see cref="TrainingStage.InitFrom"/> is only recorded.</summary>
+    public IReadOnlyList<TrainingProgress> Run(TrainingStage stage, ModelWithProcessors start, IProgress<TrainingProgress>? progress = null,
+                                               CancellationToken cancellation = default)
+    {
+        Validate(stage);
+        Directory.CreateDirectory(stage.OutputDir);
+        return Train(stage, start, resumeFrom: null, progress, cancellation);
+    }
+
+    static void Validate(TrainingStage stage)
     {
         stage.Lora?.Validate();
         if (stage.Lora is not null && stage.Trainable != TrainableSet.ProjectorAndLanguageModel)
             throw new ArgumentException($"{stage.Name}: LoRA adapts the language model, which this stage does not train");
-        Directory.CreateDirectory(stage.OutputDir);
-        var resumeFrom = resume ? LatestCheckpoint(stage.OutputDir) : null;
-        var tokenizerFolder = stage.TokenizerFolder ?? stage.InitFrom;
-        using var pipeline = LlavaPipeline.Load(resumeFrom ?? stage.InitFrom, new PipelineOptions
+    }
+
+    IReadOnlyList<TrainingProgress> Train(TrainingStage stage, ModelWithProcessors start, string? resumeFrom, IProgress<TrainingProgress>? progress,
+                                          CancellationToken cancellation)
+    {
+        var reported = new List<TrainingProgress>();
+        void Report(TrainingProgress record)
         {
-            TokenizerFolder = tokenizerFolder, Template = stage.Template.Name,
-            Load = new LoadOptions { Dtype = stage.Dtype, Device = stage.Device },
-        });
-        var model = pipeline.Model;
+            reported.Add(record);
+            progress?.Report(record);
+        }
+        var model = start.Model;
+        var tokenizerFolder = start.TokenizerFolder;
         long visionParameters = model.Model.VisionTower.parameters().Sum(p => p.numel());
         long embeddingParameters = model.Model.EmbedTokens.weight!.numel();
         long languageMatmulParameters = model.parameters().Sum(p => p.numel()) - visionParameters
                                         - (model.Config.TieWordEmbeddings ? 0 : embeddingParameters);
         bool languageWeightsTrained = stage.Trainable == TrainableSet.ProjectorAndLanguageModel && stage.Lora is null;
         var samples = LlavaSample.ReadJsonArray(stage.DataPath);
-        var dataset = TokenizedDataset.Create(samples, stage.Template, pipeline.Tokenizer, stage.MaxLength, stage.ImageRoot);
-        var loader = new BatchLoader(dataset, pipeline.ImageProcessor, new BatchOptions
+        var dataset = TokenizedDataset.Create(samples, stage.Template, start.Tokenizer, stage.MaxLength, stage.ImageRoot);
+        var loader = new BatchLoader(dataset, start.ImageProcessor, new BatchOptions
         {
             BatchSize = stage.BatchSize, Rank = group.Rank, WorldSize = group.WorldSize, Seed = stage.Seed, GroupByModalityLength = stage.GroupByModalityLength,
             PackPerImage = stage.PackPerImage, PackedRowTokens = PackedRowTokens(stage, model.Config),
@@ -104,12 +123,12 @@ public sealed class StageTrainer(ProcessGroup? processGroup = null)
             sharded?.Load(Path.Combine(resumeFrom, OptimizerStateFile));
         }
         int startStep = state.Step;
-        yield return Progress(stage, state, totalSteps, double.NaN, 0, 0, TimeSpan.Zero, TimeSpan.Zero,
+        Report(Progress(stage, state, totalSteps, double.NaN, 0, 0, TimeSpan.Zero, TimeSpan.Zero,
                               resumeFrom is null
                                   ? $"{dataset.Samples.Count} samples, {totalSteps} optimiser steps, {dataset.Report.Truncated} truncated, {dataset.Report.MismatchedIds.Count} with tokenization mismatch"
                                     + (group.WorldSize > 1 ? $", {group.WorldSize} ranks ({group.Backend}) x {stage.BatchSize} samples per batch" : "")
                                     + (sharded is null ? "" : ", optimiser state sharded (ZeRO-1)")
-                                  : $"resumed from {resumeFrom} at step {state.Step}");
+                                  : $"resumed from {resumeFrom} at step {state.Step}"));
 
         model.train();
         var clock = Stopwatch.StartNew();
@@ -146,9 +165,9 @@ public sealed class StageTrainer(ProcessGroup? processGroup = null)
                 var remaining = TimeSpan.FromSeconds(elapsed.TotalSeconds / Math.Max(1, state.Step - startStep) * (totalSteps - state.Step));
                 double stepFlop = TrainingFlops.Step(languageMatmulParameters, positions, languageWeightsTrained, stage.GradientCheckpointing,
                                                      visionParameters, imagePositions);
-                var progress = Progress(stage, state, totalSteps, loss, lr, samplesSeen / Math.Max(elapsed.TotalSeconds, 1e-9), elapsed, remaining)
-                               with { StepFlop = stepFlop };
-                log?.WriteLine(JsonSerializer.Serialize(new { step = progress.Step, epoch = progress.Epoch, loss, lr, elapsed_seconds = elapsed.TotalSeconds,
+                var step = Progress(stage, state, totalSteps, loss, lr, samplesSeen / Math.Max(elapsed.TotalSeconds, 1e-9), elapsed, remaining)
+                           with { StepFlop = stepFlop };
+                log?.WriteLine(JsonSerializer.Serialize(new { step = step.Step, epoch = step.Epoch, loss, lr, elapsed_seconds = elapsed.TotalSeconds,
                                                                step_seconds = stepClock.Elapsed.TotalSeconds, positions, flop_estimate = stepFlop,
                                                                communication_seconds = group.CommunicationTime.TotalSeconds }));
                 log?.Flush();
@@ -160,15 +179,15 @@ public sealed class StageTrainer(ProcessGroup? processGroup = null)
                     var shardedState = sharded?.GatherState(); // a collective: every rank takes part
                     if (group.IsMain)
                     {
-                        SaveCheckpoint(stage, pipeline, path =>
+                        SaveCheckpoint(stage, start, path =>
                         {
                             if (shardedState is null) optimizer!.Save(path);
                             else SafetensorsFile.Save(path, shardedState);
                         }, lora, state);
-                        progress = progress with { Event = $"checkpoint at step {state.Step}" };
+                        step = step with { Event = $"checkpoint at step {state.Step}" };
                     }
                 }
-                yield return progress;
+                Report(step);
             }
         }
         model.eval();
@@ -181,14 +200,18 @@ public sealed class StageTrainer(ProcessGroup? processGroup = null)
             lora.Merge();
         }
         if (group.IsMain)
-            CheckpointWriter.Save(model, stage.OutputDir, tokenizerFolder, pipeline.ImageProcessor.Config, new JsonObject
+            CheckpointWriter.Save(model, stage.OutputDir, tokenizerFolder, start.ImageProcessor.Config, new JsonObject
             {
                 ["stage"] = stage.Name, ["step"] = state.Step, ["seed"] = stage.Seed, ["init_from"] = stage.InitFrom,
                 ["data"] = stage.DataPath, ["data_fingerprint"] = Fingerprint(stage.DataPath),
             });
+        if (group.IsMain)
+            AtomicFile.WriteText(Path.Combine(stage.OutputDir, TrainingStage.ArgumentsFile),
+                                 stage.ToJson(group.WorldSize).ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
         group.Barrier();
-        yield return Progress(stage, state, totalSteps, double.NaN, 0, samplesSeen / Math.Max(clock.Elapsed.TotalSeconds, 1e-9),
-                              clock.Elapsed, TimeSpan.Zero, $"saved {stage.OutputDir}");
+        Report(Progress(stage, state, totalSteps, double.NaN, 0, samplesSeen / Math.Max(clock.Elapsed.TotalSeconds, 1e-9),
+                        clock.Elapsed, TimeSpan.Zero, $"saved {stage.OutputDir}"));
+        return reported;
     }
 
     static TrainingProgress Progress(TrainingStage stage, TrainerState state, int total, double loss, double lr, double rate,
@@ -252,12 +275,12 @@ public sealed class StageTrainer(ProcessGroup? processGroup = null)
 
     /// <summary>Writes <c>checkpoint-STEP/</c> atomically (a temporary folder renamed when complete) and keeps
     /// the newest <see cref="TrainingStage.KeepLastCheckpoints"/>.</summary>
-    static void SaveCheckpoint(TrainingStage stage, LlavaPipeline pipeline, Action<string> saveOptimizerState, LoraAdapters? lora, TrainerState state)
+    static void SaveCheckpoint(TrainingStage stage, ModelWithProcessors start, Action<string> saveOptimizerState, LoraAdapters? lora, TrainerState state)
     {
         var final = Path.Combine(stage.OutputDir, $"checkpoint-{state.Step}");
         var temporary = final + ".tmp";
         if (Directory.Exists(temporary)) Directory.Delete(temporary, recursive: true);
-        CheckpointWriter.Save(pipeline.Model, temporary, stage.TokenizerFolder ?? stage.InitFrom, pipeline.ImageProcessor.Config,
+        CheckpointWriter.Save(start.Model, temporary, start.TokenizerFolder, start.ImageProcessor.Config,
                               new JsonObject { ["stage"] = stage.Name, ["step"] = state.Step, ["seed"] = stage.Seed });
         saveOptimizerState(Path.Combine(temporary, OptimizerStateFile));
         if (lora is not null) SafetensorsFile.Save(Path.Combine(temporary, AdapterFile), lora.StateDict());
@@ -291,7 +314,7 @@ public sealed record TrainerState(int Step, int Epoch, int BatchInEpoch)
     public int? GlobalBatchSize { get; init; }
 
     public void Write(string folder) =>
-        CheckpointWriter.WriteAtomically(Path.Combine(folder, StageTrainer.TrainerStateFile),
+        AtomicFile.WriteText(Path.Combine(folder, StageTrainer.TrainerStateFile),
             JsonSerializer.Serialize(new { step = Step, epoch = Epoch, batch_in_epoch = BatchInEpoch, global_batch_size = GlobalBatchSize }));
 
     public static TrainerState Read(string folder)

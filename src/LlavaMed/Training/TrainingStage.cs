@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using LlavaMed.Text;
 using TorchSharp;
 
@@ -45,7 +46,7 @@ public sealed record LoraOptions(int Rank, double Alpha = 16, double Dropout = 0
 }
 
 /// <summary>A curriculum stage as a value: data, template, trainable set, optimiser and schedule, where it starts
-/// from and where it writes. The factory methods carry the paper's hyper-parameters.</summary>
+/// from and where it writes. The paper's stages and the workbench's scales are presets (<c>Curriculum/CurriculumPresets.cs</c>).</summary>
 public sealed record TrainingStage
 {
     public required string Name { get; init; }
@@ -96,33 +97,26 @@ public sealed record TrainingStage
 
     public int GlobalBatchSize => BatchSize * GradientAccumulation;
 
-    /// <summary>Stage 1 as in the paper: projector only, 1 epoch, lr 2e-3, global batch 128, <c>plain</c> template.</summary>
-    public static TrainingStage Alignment(string data, string imageRoot, string initFrom, string outputDir) => new()
-    {
-        Name = "alignment", DataPath = data, ImageRoot = imageRoot, InitFrom = initFrom, OutputDir = outputDir,
-        Template = ConversationTemplate.Plain, Trainable = TrainableSet.Projector,
-        Epochs = 1, LearningRate = 2e-3, BatchSize = 32, GradientAccumulation = 4,
-    };
+    /// <summary>The file in <see cref="OutputDir"/> that records the values a stage ran with (<see cref="ToJson"/>),
+    /// as Hugging Face's Trainer records its <c>training_args</c>.</summary>
+    public const string ArgumentsFile = "stage_args.json";
 
-    /// <summary>Stage 2 as in the paper: projector + LM, 3 epochs, lr 2e-5.</summary>
-    public static TrainingStage Instruction(string data, string imageRoot, string initFrom, string outputDir) => new()
+    /// <summary>Every effective value of the stage, under the names of LLaVA's <c>train.py</c> arguments where it has
+    /// one; <paramref name="worldSize"/> is the number of data-parallel ranks it ran on.</summary>
+    public JsonObject ToJson(int worldSize = 1) => new()
     {
-        Name = "instruction", DataPath = data, ImageRoot = imageRoot, InitFrom = initFrom, OutputDir = outputDir,
-        Trainable = TrainableSet.ProjectorAndLanguageModel, Epochs = 3, LearningRate = 2e-5, BatchSize = 16, GradientAccumulation = 8,
-    };
-
-    /// <summary>Stage 3 as in the paper: projector + LM on a VQA set, lr 2e-5.</summary>
-    public static TrainingStage Downstream(string data, string imageRoot, string initFrom, string outputDir) => new()
-    {
-        Name = "downstream", DataPath = data, ImageRoot = imageRoot, InitFrom = initFrom, OutputDir = outputDir,
-        Trainable = TrainableSet.ProjectorAndLanguageModel, Epochs = 3, LearningRate = 2e-5, BatchSize = 16, GradientAccumulation = 8,
-    };
-
-    public static TrainingStage ByName(string name, string data, string imageRoot, string initFrom, string outputDir) => name switch
-    {
-        "alignment" => Alignment(data, imageRoot, initFrom, outputDir),
-        "instruction" => Instruction(data, imageRoot, initFrom, outputDir),
-        "downstream" => Downstream(data, imageRoot, initFrom, outputDir),
-        _ => throw new ArgumentException($"unknown stage '{name}' (alignment, instruction or downstream)"),
+        ["stage"] = Name, ["data_path"] = DataPath, ["image_folder"] = ImageRoot, ["init_from"] = InitFrom,
+        ["tokenizer"] = TokenizerFolder ?? InitFrom, ["output_dir"] = OutputDir, ["version"] = Template.Name,
+        ["trainable"] = Trainable == TrainableSet.Projector ? "projector" : "projector and language model",
+        ["num_train_epochs"] = Epochs, ["learning_rate"] = LearningRate, ["mm_projector_lr"] = ProjectorLearningRate,
+        ["weight_decay"] = WeightDecay, ["warmup_ratio"] = WarmupRatio, ["lr_scheduler_type"] = "cosine",
+        ["per_device_train_batch_size"] = BatchSize, ["gradient_accumulation_steps"] = GradientAccumulation, ["world_size"] = worldSize,
+        ["max_grad_norm"] = MaxGradNorm, ["model_max_length"] = MaxLength, ["seed"] = Seed,
+        ["group_by_modality_length"] = GroupByModalityLength, ["pack_per_image"] = PackPerImage,
+        ["save_steps"] = SaveEverySteps, ["save_total_limit"] = KeepLastCheckpoints,
+        ["lora_r"] = Lora?.Rank, ["lora_alpha"] = Lora?.Alpha, ["lora_dropout"] = Lora?.Dropout,
+        ["lora_target_modules"] = Lora is null ? null : new JsonArray(Lora.Targets.Select(t => (JsonNode?)t).ToArray()),
+        ["dtype"] = Models.PlacementPlanner.Name(Dtype), ["device"] = Models.PlacementPlanner.DeviceName(Device ?? torch.CPU),
+        ["gradient_checkpointing"] = GradientCheckpointing, ["zero1"] = ShardOptimizerState,
     };
 }

@@ -27,7 +27,8 @@ public sealed class CurriculumTests : IDisposable
         byte[] Build(string name)
         {
             var folder = Path.Combine(temporary, name);
-            var steps = StartingModelBuilder.Build(corpus, Tiny, seed: 5, folder).ToList();
+            var steps = new List<LlavaMed.Training.TrainingProgress>();
+            StartingModelBuilder.Build(corpus, Tiny, seed: 5, folder, new LlavaMed.Workbench.InlineProgress<LlavaMed.Training.TrainingProgress>(steps.Add));
             Assert.Contains(steps, s => s.Phase == "vision" && s.IsTrainingStep);
             Assert.Contains(steps, s => s.Phase == "language" && s.IsTrainingStep);
             Assert.Contains(steps, s => s.Phase == "general-instruction" && s.IsTrainingStep);
@@ -67,7 +68,7 @@ public sealed class CurriculumTests : IDisposable
 
         var metrics = JsonNode.Parse(File.ReadAllText(Path.Combine(folder, "metrics.json")))!;
         var stages = metrics["stages"]!.AsArray();
-        Assert.Equal(CurriculumRunner.StageNames, stages.Select(s => s!["name"]!.GetValue<string>()));
+        Assert.Equal(PaperStages.Names, stages.Select(s => s!["name"]!.GetValue<string>()));
         foreach (var stage in stages.Append(metrics["starting_model"]))
         {
             var vqa = stage!["vqa"]!.AsObject();
@@ -105,7 +106,7 @@ public sealed class CurriculumTests : IDisposable
     public void QuestionsAreGroupedByAnswerTypeAndQuestionType()
     {
         LlavaSample Question(string id, string answerType) => new(id, "x.png", [ConversationTurn.Human("<image>\nq?"), ConversationTurn.Gpt("yes")], answerType);
-        var group = CurriculumRunner.GroupByQuestionType(new Dictionary<string, string?> { ["1"] = "POS", ["2"] = " SIZE ", ["3"] = null });
+        var group = CurriculumRun.GroupByQuestionType(new Dictionary<string, string?> { ["1"] = "POS", ["2"] = " SIZE ", ["3"] = null });
         Assert.Equal("closed POS", group(Question("1", "CLOSED")));
         Assert.Equal("open SIZE", group(Question("2", "OPEN")));
         Assert.Equal("closed", group(Question("3", "CLOSED ")));
@@ -118,7 +119,7 @@ public sealed class CurriculumTests : IDisposable
         var cache = Path.Combine(temporary, "cache");
         JsonArray Numbers(string name)
         {
-            var result = CurriculumRunner.Run(new CurriculumOptions { OutputDir = Path.Combine(temporary, name), Quick = true, Seed = 2, CacheFolder = cache });
+            var result = CurriculumRun.Prepare(new CurriculumOptions { OutputDir = Path.Combine(temporary, name), Quick = true, Seed = 2, CacheFolder = cache }).RunAll();
             var metrics = CurriculumReport.Metrics(result);
             return new JsonArray(metrics["stages"]!.AsArray().Append(metrics["starting_model"])
                 .Select(s => (JsonNode)new JsonObject { ["vqa"] = s!["vqa"]!.DeepClone(), ["captions"] = s["captions"]!.DeepClone(), ["chat"] = s["chat"]!.DeepClone() })

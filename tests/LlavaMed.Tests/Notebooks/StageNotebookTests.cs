@@ -85,10 +85,12 @@ public sealed class StageNotebookLibraryTests : IDisposable
     {
         var curves = new LossCurves();
 
-        Assert.False(curves.Add(new CurriculumProgress("alignment", "saved")));
-        Assert.True(curves.Add(new CurriculumProgress("alignment", "", 1, 2, 3.5)));
-        Assert.True(curves.Add(new CurriculumProgress("alignment", "", 2, 2, 2.5)));
-        Assert.True(curves.Add(new CurriculumProgress("instruction", "", 1, 1, 4.0)));
+        static TrainingProgress Step(string phase, int step, int total, double loss) =>
+            new(phase, 0, step, total, loss, 1e-3, 1, TimeSpan.Zero, TimeSpan.Zero);
+        Assert.False(curves.Add(TrainingProgress.Note("alignment", "saved")));
+        Assert.True(curves.Add(Step("alignment", 1, 2, 3.5)));
+        Assert.True(curves.Add(Step("alignment", 2, 2, 2.5)));
+        Assert.True(curves.Add(Step("instruction", 1, 1, 4.0)));
 
         Assert.Equal(3, curves.Steps);
         Assert.Equal(["alignment", "instruction"], curves.Series.Select(s => s.Name));
@@ -97,27 +99,29 @@ public sealed class StageNotebookLibraryTests : IDisposable
     }
 
     [Fact]
-    public void WorkspaceChainsTheStagesAndWritesTheirData()
+    public void PrepareChainsTheStagesAndWritesTheirData()
     {
-        var scale = CurriculumScale.QuickRun with { Name = "tiny", Corpus = new SyntheticCorpusOptions(Figures: 25, GeneralScenes: 10, ChatEvalFigures: 2) };
+        var scale = CurriculumScale.Notebook with { Name = "tiny", Corpus = new SyntheticCorpusOptions(Figures: 25, GeneralScenes: 10, ChatEvalFigures: 2) };
         var output = Path.Combine(temporary, "run");
 
-        var workspace = CurriculumWorkspace.Open(output, scale, seed: 3, cacheFolder: Path.Combine(temporary, "cache"), batchSize: 4);
+        var run = CurriculumRun.Prepare(new CurriculumOptions { OutputDir = output, BaseScale = scale, Seed = 3, CacheFolder = Path.Combine(temporary, "cache") });
 
-        Assert.Equal(CurriculumRunner.StageNames, workspace.Stages.Select(s => s.Name));
-        Assert.Equal(workspace.StartModel, workspace.Stage("alignment").InitFrom);
-        Assert.Equal(workspace.Stage("alignment").OutputDir, workspace.Stage("instruction").InitFrom);
-        Assert.Equal(workspace.Stage("instruction").OutputDir, workspace.Stage("downstream").InitFrom);
-        Assert.All(workspace.Stages, s => Assert.Equal((4, 1, 3), (s.BatchSize, s.GradientAccumulation, s.Seed)));
-        Assert.Equal(TrainableSet.Projector, workspace.Stage("alignment").Trainable);
-        Assert.All(workspace.Stages, s => Assert.True(File.Exists(s.DataPath), s.DataPath));
-        Assert.NotEmpty(workspace.Evaluation.Captions);
-        Assert.NotEmpty(workspace.Evaluation.Chat);
-        Assert.False(CurriculumWorkspace.HasModel(workspace.StartModel));
-        Assert.Throws<ArgumentException>(() => workspace.Stage("pretraining"));
+        Assert.Equal(PaperStages.Names, run.Stages.Select(s => s.Name));
+        Assert.Equal(run.StartModel, run.Stage("alignment").InitFrom);
+        Assert.Equal(Path.Combine(run.OutputDir, "starting-model", "model"), run.StartModel);
+        Assert.Equal(run.Stage("alignment").OutputDir, run.Stage("instruction").InitFrom);
+        Assert.Equal(run.Stage("instruction").OutputDir, run.Stage("downstream").InitFrom);
+        Assert.All(run.Stages, s => Assert.Equal((8, 1, 3), (s.BatchSize, s.GradientAccumulation, s.Seed)));
+        Assert.Equal(TrainableSet.Projector, run.Stage("alignment").Trainable);
+        Assert.All(run.Stages, s => Assert.True(File.Exists(s.DataPath), s.DataPath));
+        Assert.Equal(12, run.Evaluation.VqaTest.Count);
+        Assert.NotEmpty(run.Evaluation.Captions);
+        Assert.NotEmpty(run.Evaluation.Chat);
+        Assert.False(CurriculumRun.HasModel(run.StartModel));
+        Assert.Throws<ArgumentException>(() => run.Stage("pretraining"));
 
-        var rows = StageSummary.Rows(workspace.Stage("alignment"));
+        var rows = StageSummary.Rows(run.Stage("alignment"));
         Assert.Contains(rows, r => r[0] == "template" && r[1] == "plain");
-        Assert.Contains(rows, r => r[0] == "init from" && r[1] == workspace.StartModel);
+        Assert.Contains(rows, r => r[0] == "init from" && r[1] == run.StartModel);
     }
 }

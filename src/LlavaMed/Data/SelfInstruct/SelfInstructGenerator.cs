@@ -5,6 +5,7 @@ using System.Text.Json.Nodes;
 using LlavaMed.Checkpoints;
 using LlavaMed.Text;
 using Microsoft.Extensions.AI;
+using LlavaMed.Workbench;
 
 namespace LlavaMed.Data.SelfInstruct;
 

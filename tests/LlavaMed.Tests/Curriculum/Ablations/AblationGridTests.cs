@@ -105,7 +105,7 @@ public sealed class CurriculumVariantTests
     static readonly SyntheticCorpusLayout Corpus = new("/corpus");
 
     static IReadOnlyList<LlavaMed.Training.TrainingStage> Stages(CurriculumScale scale) =>
-        CurriculumRunner.Stages(scale, 0, Corpus, "/data/instruct.json", "/data/train.json", "/images", "/start", "/out").ToList();
+        CurriculumRun.ChainedStages(scale, 0, Corpus, "/data/instruct.json", "/data/train.json", "/images", "/start", "/out").ToList();
 
     [Fact]
     public void TheDefaultVariantLeavesTheScaleAlone()
@@ -122,7 +122,7 @@ public sealed class CurriculumVariantTests
     public void Stage1EpochsSetTheAlignmentStageAndZeroSkipsIt()
     {
         var three = Stages(new CurriculumVariant { Stage1Epochs = 3 }.Apply(CurriculumScale.Full));
-        Assert.Equal(CurriculumRunner.StageNames, three.Select(s => s.Name));
+        Assert.Equal(PaperStages.Names, three.Select(s => s.Name));
         Assert.Equal(3, three[0].Epochs);
         Assert.Equal(CurriculumScale.Full.InstructionEpochs, three[1].Epochs);
 
@@ -181,12 +181,15 @@ public sealed class CurriculumVariantTests
 
         // Every setting of the scale either changes the key or is one the build never reads (a new setting must be
         // classified here, so that the key cannot silently miss it).
-        string[] afterTheStartingModel = ["Name", "AlignmentEpochs", "InstructionEpochs", "DownstreamEpochs", "VqaTestQuestions", "CaptionFigures", "ChatQuestions"];
+        string[] afterTheStartingModel = ["Name", "AlignmentEpochs", "InstructionEpochs", "DownstreamEpochs", "VqaTestQuestions", "CaptionFigures", "ChatQuestions",
+                                          "AlignmentStage", "InstructionStage", "DownstreamStage"];
         foreach (var property in typeof(CurriculumScale).GetProperties().Where(p => p.CanWrite))
         {
             var changed = scale with { };
             object value = property.PropertyType == typeof(int) ? (int)property.GetValue(scale)! + 1
                 : property.PropertyType == typeof(string) ? property.GetValue(scale) + "x"
+                : property.PropertyType == typeof(double) ? (double)property.GetValue(scale)! * 2
+                : property.PropertyType == typeof(StageScale) ? (StageScale)property.GetValue(scale)! with { BatchSize = ((StageScale)property.GetValue(scale)!).BatchSize + 1 }
                 : property.PropertyType == typeof(PixelAugmentation) ? scale.VisionAugmentation with { Jitter = scale.VisionAugmentation.Jitter + 0.1 }
                 : scale.Corpus with { Figures = scale.Corpus.Figures + 1 };
             property.SetValue(changed, value);

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using LlavaMed.Curriculum;
+using LlavaMed.Workbench;
 using LlavaMed.Data.Synthetic;
 
 namespace LlavaMed.Tests.Curriculum.Ablations;
@@ -17,13 +18,8 @@ public sealed class AblationRunnerTests : IDisposable
         VqaTestQuestions = 12, CaptionFigures = 2, ChatQuestions = 3,
     };
 
-    sealed class Log : IProgress<AblationProgress>
-    {
-        public List<AblationProgress> Records { get; } = [];
-        public void Report(AblationProgress value) => Records.Add(value);
-        public bool Trained(string variant) => Records.Any(r => r.Variant == variant && r.Progress.IsTrainingStep);
-        public bool Built(string variant) => Records.Any(r => r.Variant == variant && r.Progress.Phase == "vision");
-    }
+    static bool Trained(List<AblationProgress> log, string variant) => log.Any(r => r.Variant == variant && r.Progress.IsTrainingStep);
+    static bool Built(List<AblationProgress> log, string variant) => log.Any(r => r.Variant == variant && r.Progress.Phase == "vision");
 
     [Fact]
     public void TwoVariantsShareOneStartingModelAndARerunReusesTheFinishedVariants()
@@ -35,14 +31,14 @@ public sealed class AblationRunnerTests : IDisposable
             """, "grid.json");
         var options = new AblationOptions { OutputDir = Path.Combine(temporary, "out"), Scale = Tiny, CacheFolder = Path.Combine(temporary, "cache") };
 
-        var log = new Log();
-        var result = AblationRunner.Run(grid, options, log);
+        var log = new List<AblationProgress>();
+        var result = AblationRunner.Run(grid, options, new InlineProgress<AblationProgress>(log.Add));
 
         // One build for both: the bare start is the build's pretrained checkpoint, reused by the second variant.
         var startingModel = Assert.Single(Directory.GetDirectories(Path.Combine(options.OutputDir, AblationGrid.StartingModelsFolder)));
-        Assert.True(log.Built("default"));
-        Assert.False(log.Built("from-bare-lm"));
-        Assert.Contains(log.Records, r => r.Variant == "from-bare-lm" && r.Progress.Phase == "starting-model" && r.Progress.Message.Contains(startingModel));
+        Assert.True(Built(log, "default"));
+        Assert.False(Built(log, "from-bare-lm"));
+        Assert.Contains(log, r => r.Variant == "from-bare-lm" && r.Progress.Phase == "starting-model" && r.Progress.Event!.Contains(startingModel));
         string InitFrom(string variant) =>
             JsonNode.Parse(File.ReadAllText(Path.Combine(options.OutputDir, variant, "stage1-alignment", "meta.json")))!["init_from"]!.GetValue<string>();
         Assert.Equal(Path.Combine(startingModel, "model"), InitFrom("default"));
@@ -71,10 +67,10 @@ public sealed class AblationRunnerTests : IDisposable
         Assert.Equal(result.Rows.Select(r => (r.Variant, r.Settings, r.Scores.ClosedAccuracy)), read.Rows.Select(r => (r.Variant, r.Settings, r.Scores.ClosedAccuracy)));
 
         // A rerun reads the finished variants back instead of training them again.
-        var again = new Log();
-        var rerun = AblationRunner.Run(grid, options, again);
+        var again = new List<AblationProgress>();
+        var rerun = AblationRunner.Run(grid, options, new InlineProgress<AblationProgress>(again.Add));
         Assert.All(rerun.Rows, r => Assert.True(r.Reused));
-        Assert.False(again.Trained("default") || again.Trained("from-bare-lm"));
+        Assert.False(Trained(again, "default") || Trained(again, "from-bare-lm"));
         Assert.Equal(result.Rows.Select(r => r.Scores with { TrainSeconds = 0 }), rerun.Rows.Select(r => r.Scores with { TrainSeconds = 0 }));
 
         // A changed variant is run again; a variant left out by Only and never finished is listed as not run.
@@ -84,10 +80,10 @@ public sealed class AblationRunnerTests : IDisposable
                 { "name": "from-bare-lm", "label": "from the bare LM, caption-only", "start": "bare-lm", "stage1_epochs": 0 },
                 { "name": "linear", "projector": "linear" } ] }
             """, "grid.json");
-        var third = new Log();
-        var partial = AblationRunner.Run(changed, options with { Only = ["from-bare-lm"] }, third);
-        Assert.True(third.Trained("from-bare-lm"));
-        Assert.False(third.Trained("default"));
+        var third = new List<AblationProgress>();
+        var partial = AblationRunner.Run(changed, options with { Only = ["from-bare-lm"] }, new InlineProgress<AblationProgress>(third.Add));
+        Assert.True(Trained(third, "from-bare-lm"));
+        Assert.False(Trained(third, "default"));
         Assert.Equal([true, false], partial.Rows.Select(r => r.Reused));
         Assert.Equal(0, partial.Rows[1].Settings.Stage1Epochs);
         Assert.Equal(["linear"], partial.NotRun);

@@ -306,7 +306,7 @@ public sealed class SyntheticCorpusTests(SmallCorpus corpus) : IClassFixture<Sma
         {
             var options = new SyntheticCorpusOptions(Seed: 1, Figures: 10, GeneralScenes: 4, ImageSize: 32);
             var stages = new List<string>();
-            var first = SyntheticCorpus.EnsureGenerated(cache, options, new InlineProgress(p => { lock (stages) stages.Add(p.Stage); }));
+            var first = SyntheticCorpus.EnsureGenerated(cache, options, new LlavaMed.Workbench.InlineProgress<SyntheticProgress>(p => { lock (stages) stages.Add(p.Stage); }));
             Assert.False(first.FromCache);
             Assert.Contains("figures", stages);
             var second = SyntheticCorpus.EnsureGenerated(cache, options);
@@ -323,10 +323,6 @@ public sealed class SyntheticCorpusTests(SmallCorpus corpus) : IClassFixture<Sma
         }
     }
 
-    sealed class InlineProgress(Action<SyntheticProgress> report) : IProgress<SyntheticProgress>
-    {
-        public void Report(SyntheticProgress value) => report(value);
-    }
 
     [Fact]
     public void BadOptionsAreRejected()

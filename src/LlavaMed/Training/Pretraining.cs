@@ -2,22 +2,22 @@ using LlavaMed.Data.Batching;
 using LlavaMed.Images;
 using LlavaMed.Models;
 using LlavaMed.Text;
-using LlavaMed.Training;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace LlavaMed.Curriculum;
+namespace LlavaMed.Training;
 
-/// <summary>One optimiser step of a pretraining loop (the curriculum's stage-0 model).</summary>
-public sealed record PretrainingStep(string Phase, int Epoch, int Step, int TotalSteps, double Loss);
+/// <summary>The hyper-parameters of one pretraining loop (the values are the curriculum's presets,
+/// <c>CurriculumPresets</c>): AdamW with weight decay, cosine schedule with warm-up, global-norm clipping.</summary>
+public sealed record PretrainingSettings(int Epochs, int BatchSize, double LearningRate, double WeightDecay, double MaxGradNorm, double WarmupRatio);
 
 /// <summary>An image and the caption written for it.</summary>
 public sealed record ImageCaption(string ImagePath, string Caption);
 
-/// <summary>The two loops that build the general starting model outside <see cref="StageTrainer"/>: the vision
-/// tower trained to predict the words of its image's caption, and the language model trained on text alone.
-/// Both are seeded (shuffles from <see cref="SampleOrder.Shuffle"/>, the head's weights from a private generator)
+/// <summary>The two pretraining objectives of the general starting model, which are not LLaVA stages: the vision
+/// tower trained to predict the words of its image's caption, and the language model trained on text alone. Each
+/// optimiser step is a <see cref="TrainingStep"/>, as in <see cref="StageTrainer"/>. Both are seeded (shuffles from <see cref="SampleOrder.Shuffle"/>, the head's weights from a private generator)
 /// and run every step in a dispose scope, so the same seed gives the same weights.</summary>
 public static class Pretraining
 {
@@ -32,9 +32,8 @@ public static class Pretraining
     /// A few thousand images are memorised within tens of epochs; <paramref name="augmentation"/> (drawn from
     /// a random stream of (seed, epoch) in batch order, so still deterministic) keeps the tower learning what the
     /// captions say instead.</summary>
-    public static IEnumerable<PretrainingStep> VisionTower(LlavaForCausalLM model, ClipImageProcessor processor, LlavaTokenizer tokenizer,
-                                                          IReadOnlyList<ImageCaption> pairs, int epochs, int batchSize, double learningRate, int seed,
-                                                          PixelAugmentation augmentation)
+    public static void VisionTower(LlavaForCausalLM model, ClipImageProcessor processor, LlavaTokenizer tokenizer, IReadOnlyList<ImageCaption> pairs,
+                                   PretrainingSettings settings, int seed, PixelAugmentation augmentation, IProgress<TrainingProgress>? progress = null)
     {
         var tower = model.Model.VisionTower;
         var vision = model.Config.Vision;
@@ -47,12 +46,12 @@ public static class Pretraining
         foreach (var (_, parameter) in model.named_parameters()) parameter.requires_grad = false;
         var parameters = tower.parameters().Concat(head.parameters()).ToList();
         foreach (var parameter in parameters) parameter.requires_grad = true;
-        using var optimizer = new AdamWOptimizer([new ParameterGroup(parameters, learningRate)], weightDecay: 0.01);
+        using var optimizer = new AdamWOptimizer([new ParameterGroup(parameters, settings.LearningRate)], weightDecay: settings.WeightDecay);
         tower.train();
         var side = processor.Config.CropHeight;
         Random? augmentationRandom = null;
         int augmentationEpoch = -1;
-        foreach (var step in Steps("vision", optimizer, pairs.Count, epochs, batchSize, learningRate, seed, (epoch, batch) =>
+        Steps("vision", optimizer, pairs.Count, settings, seed, progress, (epoch, batch) =>
         {
             if (epoch != augmentationEpoch) (augmentationRandom, augmentationEpoch) = (new Random(SampleOrder.StreamSeed(seed, epoch, stream: AugmentationStream)), epoch);
             var input = ClipImageProcessor.ToBatchTensor(batch.Select(i => augmentation.Apply(pixels[i], side, augmentationRandom!)).ToList(), side, side);
@@ -63,16 +62,15 @@ public static class Pretraining
             var target = tensor(multiHot, [batch.Length, tokenizer.VocabularySize]);
             using var rows = batch.Length.ToScalar(); // explicit Scalars: see TensorArithmetic
             return nn.functional.binary_cross_entropy_with_logits(logits, target, reduction: nn.Reduction.Sum).div(rows);
-        }))
-            yield return step;
+        });
         tower.eval();
         foreach (var (_, parameter) in model.named_parameters()) parameter.requires_grad = true;
     }
 
     /// <summary>Next-token pretraining of the language model (embeddings, decoder, head) on plain text: each text is
     /// BOS + pieces + EOS, cut at <paramref name="maxLength"/>; the tower and projector are untouched.</summary>
-    public static IEnumerable<PretrainingStep> LanguageModel(LlavaForCausalLM model, LlavaTokenizer tokenizer, IReadOnlyList<string> texts,
-                                                            int epochs, int batchSize, double learningRate, int seed, int maxLength = 160)
+    public static void LanguageModel(LlavaForCausalLM model, LlavaTokenizer tokenizer, IReadOnlyList<string> texts, PretrainingSettings settings,
+                                     int maxLength, int seed, IProgress<TrainingProgress>? progress = null)
     {
         var rows = texts.Select(t => tokenizer.Encode(t, addBos: true, addEos: true).Take(maxLength).Select(id => (long)id).ToArray()).ToList();
         var parameters = new List<Parameter>();
@@ -82,38 +80,37 @@ public static class Pretraining
             parameter.requires_grad = trains;
             if (trains) parameters.Add(parameter);
         }
-        using var optimizer = new AdamWOptimizer([new ParameterGroup(parameters, learningRate)], weightDecay: 0.01);
+        using var optimizer = new AdamWOptimizer([new ParameterGroup(parameters, settings.LearningRate)], weightDecay: settings.WeightDecay);
         model.train();
-        foreach (var step in Steps("language", optimizer, rows.Count, epochs, batchSize, learningRate, seed, (_, batch) =>
+        Steps("language", optimizer, rows.Count, settings, seed, progress, (_, batch) =>
         {
             var ids = batch.Select(i => rows[i]).ToList();
             // No using: the step's dispose scope frees the inputs after backward.
             return model.Forward(model.PrepareInputs(ids, null, ids, PaddingSide.Right)).Loss!;
-        }))
-            yield return step;
+        });
         model.eval();
         foreach (var (_, parameter) in model.named_parameters()) parameter.requires_grad = true;
     }
 
     /// <summary>The shared loop of both pretraining phases: seeded batches per epoch, cosine schedule with warm-up,
-    /// clipping at 1, each step one <see cref="TrainingStep"/> (one micro-batch of weight 1).</summary>
-    static IEnumerable<PretrainingStep> Steps(string phase, AdamWOptimizer optimizer, int count,
-                                              int epochs, int batchSize, double learningRate, int seed, Func<int, int[], Tensor> lossOf)
+    /// clipping, each step one <see cref="TrainingStep"/> (one micro-batch of weight 1).</summary>
+    static void Steps(string phase, AdamWOptimizer optimizer, int count, PretrainingSettings settings, int seed,
+                      IProgress<TrainingProgress>? progress, Func<int, int[], Tensor> lossOf)
     {
-        var trainingStep = new TrainingStep(optimizer.Groups, optimizer, sharded: null, maxGradNorm: 1.0);
-        int total = (count + batchSize - 1) / batchSize * epochs, step = 0;
-        for (int epoch = 0; epoch < epochs; epoch++)
-            foreach (var batch in SampleOrder.Shuffle(count, seed, epoch).Chunk(batchSize))
+        var trainingStep = new TrainingStep(optimizer.Groups, optimizer, sharded: null, settings.MaxGradNorm);
+        int total = (count + settings.BatchSize - 1) / settings.BatchSize * settings.Epochs, step = 0;
+        var warmup = LearningRateSchedule.WarmupSteps(total, settings.WarmupRatio);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        for (int epoch = 0; epoch < settings.Epochs; epoch++)
+            foreach (var batch in SampleOrder.Shuffle(count, seed, epoch).Chunk(settings.BatchSize))
             {
-                SetLearningRate(optimizer, learningRate, step, total);
+                var lr = settings.LearningRate * LearningRateSchedule.CosineWithWarmup(step, total, warmup);
+                foreach (var group in optimizer.Groups) group.LearningRate = lr;
                 var (loss, _) = trainingStep.Run([batch], weight: 1, batch.Length, b => new MicroBatchLoss(lossOf(epoch, b), 1));
-                yield return new PretrainingStep(phase, epoch, ++step, total, loss);
+                step++;
+                var elapsed = clock.Elapsed;
+                progress?.Report(new TrainingProgress(phase, epoch, step, total, loss, lr, step * (double)settings.BatchSize / Math.Max(elapsed.TotalSeconds, 1e-9),
+                                                      elapsed, elapsed / step * (total - step)));
             }
-    }
-
-    static void SetLearningRate(AdamWOptimizer optimizer, double peak, int step, int total)
-    {
-        var lr = peak * LearningRateSchedule.CosineWithWarmup(step, total, LearningRateSchedule.WarmupSteps(total, 0.05));
-        foreach (var group in optimizer.Groups) group.LearningRate = lr;
     }
 }

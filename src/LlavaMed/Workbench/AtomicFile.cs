@@ -1,8 +1,11 @@
-namespace LlavaMed.Checkpoints;
+using System.Text;
+
+namespace LlavaMed.Workbench;
 
 /// <summary>Writes a file so that readers see the old content or the complete new one, never a partial file (an
-/// interrupted multi-GB save must not leave a truncated checkpoint behind under the real name).</summary>
-internal static class AtomicFile
+/// interrupted multi-GB save must not leave a truncated checkpoint behind under the real name): a temporary file in
+/// the same folder, flushed to disk, then renamed over the target.</summary>
+public static class AtomicFile
 {
     public static void Write(string path, Action<FileStream> writeContent)
     {
@@ -25,4 +28,9 @@ internal static class AtomicFile
             throw;
         }
     }
+
+    /// <summary><paramref name="text"/> as UTF-8 without a byte-order mark (what <see cref="File.WriteAllText(string, string)"/> writes).</summary>
+    public static void WriteText(string path, string text) => Write(path, stream => stream.Write(Utf8.GetBytes(text)));
+
+    static readonly UTF8Encoding Utf8 = new(encoderShouldEmitUTF8Identifier: false);
 }
