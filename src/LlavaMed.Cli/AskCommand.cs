@@ -1,4 +1,5 @@
 using System.CommandLine;
+using LlavaMed.Checkpoints;
 using LlavaMed.Images;
 using LlavaMed.Inference;
 using LlavaMed.Models;

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
+using LlavaMed.Checkpoints;
 using LlavaMed.Distributed;
 
 namespace LlavaMed.Cli;
@@ -82,7 +83,7 @@ public static class DistributedCommand
             var folder = parse.GetValue(cache) ?? Path.Combine(Workbench.WorkbenchPaths.CacheRoot(), "distributed-bench");
             var corpus = Data.Synthetic.SyntheticCorpus.EnsureGenerated(Path.Combine(folder, "corpora"),
                 new Data.Synthetic.SyntheticCorpusOptions(Figures: parse.GetValue(figures), GeneralScenes: 0, ChatEvalFigures: 0)).Layout;
-            var demo = Workbench.DemoCheckpoint.EnsureCreated(Path.Combine(folder, "demo-checkpoint"));
+            var demo = Checkpoints.DemoCheckpoint.EnsureCreated(Path.Combine(folder, "demo-checkpoint"));
             long gradientElements;
             using (var tensors = Checkpoints.CheckpointTensors.Open(demo.ModelFolder))
                 gradientElements = tensors.Names.Where(name => !name.StartsWith(Checkpoints.CheckpointLoader.TowerPrefix, StringComparison.Ordinal))

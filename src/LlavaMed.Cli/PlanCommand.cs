@@ -32,7 +32,7 @@ public static class PlanCommand
         };
         command.SetAction(parse => CliErrors.Run(parse, (output, _) =>
         {
-            var config = parse.GetValue(model) is { } folder ? LlavaConfig.FromFolder(folder) : new LlavaConfig();
+            var config = parse.GetValue(model) is { } folder ? LlavaConfig.FromFolder(folder) : LlavaConfig.LlavaMedV15Mistral7B;
             var stage = PaperStages.ByName(parse.GetValue(stageName)!, "", "", "", "");
             var targets = parse.GetValue(loraTargets)?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
             var settings = new MemoryPlanSettings(

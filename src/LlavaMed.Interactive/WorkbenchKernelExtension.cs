@@ -4,6 +4,7 @@ using LlavaMed.Images;
 using LlavaMed.Notebooks;
 using LlavaMed.Plotting;
 using LlavaMed.Training;
+using LlavaMed.Views;
 using LlavaMed.Workbench;
 using Microsoft.Data.Analysis;
 using Microsoft.DotNet.Interactive;

@@ -1,7 +1,7 @@
 using System.Net;
 using LlavaMed.Evaluation;
-using LlavaMed.Notebooks;
 using LlavaMed.Training;
+using LlavaMed.Views;
 
 namespace LlavaMed.Interactive;
 

@@ -1,3 +1,5 @@
+using LlavaMed.Notebooks;
+using LlavaMed.Views;
 using LlavaMed.Workbench;
 using Microsoft.DotNet.Interactive.Events;
 
@@ -75,7 +77,7 @@ public sealed class FormatterTests
         Microsoft.DotNet.Interactive.Formatting.Formatter.ResetToDefault();
         await new WorkbenchKernelExtension().OnLoadAsync(session.Kernel);
 
-        var html = LlavaMed.Notebooks.TensorSummary.Of(TorchSharp.torch.zeros(2)).ToHtml().Html;
+        var html = LlavaMed.Views.TensorSummary.Of(TorchSharp.torch.zeros(2)).ToHtml().Html;
         Assert.Equal(html, Microsoft.DotNet.Interactive.Formatting.Formatter.ToDisplayString(TorchSharp.torch.zeros(2), "text/html"));
         Assert.Contains("<td>[2]</td>", html);
     }
@@ -117,7 +119,7 @@ public sealed class FormatterTests
         using var session = await KernelSession.StartAsync();
 
         var events = await session.SubmitAsync("""
-            var view = LlavaMed.Interactive.LiveOutput.Show(new LlavaMed.Notebooks.HtmlView("<p>starting</p>"));
+            var view = LlavaMed.Interactive.LiveOutput.Show(new LlavaMed.Views.HtmlView("<p>starting</p>"));
             foreach (var step in new[] { 1.0, 2.0, 3.0 })
                 view.Update(LlavaMed.Plotting.Charts.Lines([new LlavaMed.Plotting.LineSeries("loss", new[] { 3.0, step })], $"loss after {step}"));
             """);

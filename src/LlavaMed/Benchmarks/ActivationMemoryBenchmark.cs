@@ -40,7 +40,7 @@ public static class ActivationMemoryBenchmark
         {
             VocabSize = options.VocabSize, HiddenSize = options.HiddenSize, IntermediateSize = options.IntermediateSize,
             NumHiddenLayers = options.Layers, NumAttentionHeads = options.Heads, NumKeyValueHeads = options.Heads,
-            MaxPositionEmbeddings = options.Tokens, MmHiddenSize = 64, TokenizerModelMaxLength = options.Tokens,
+            MaxPositionEmbeddings = options.Tokens, MmHiddenSize = 64, MmProjectorType = "mlp2x_gelu", TokenizerModelMaxLength = options.Tokens,
             Vision = new ClipVisionConfig { HiddenSize = 64, IntermediateSize = 128, NumHiddenLayers = 1, NumAttentionHeads = 2, ImageSize = 28, PatchSize = 14 },
         };
         using var model = new LlavaForCausalLM(config);

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using LlavaMed.Checkpoints;
 using LlavaMed.Data;
 using LlavaMed.Data.Batching;
 using LlavaMed.Data.Synthetic;

@@ -26,8 +26,7 @@ public static class RandomCheckpoint
     /// <summary>The shapes <c>--like</c> accepts.</summary>
     public static IReadOnlyDictionary<string, LlavaConfig> Presets { get; } = new Dictionary<string, LlavaConfig>
     {
-        // LlavaConfig's defaults are microsoft/llava-med-v1.5-mistral-7b (a test checks its 7,566,219,264 parameters).
-        ["llava-med-v1.5-mistral-7b"] = new LlavaConfig(),
+        ["llava-med-v1.5-mistral-7b"] = LlavaConfig.LlavaMedV15Mistral7B,
         // LLaVA-Med v1.0 (LLaMA-7B, linear projector, <im_start>/<im_patch>/<im_end>, CLIP ViT-L/14 at 224 px read
         // from the tower folder); vocabulary 32,000 + [PAD] + three image tokens.
         ["llava-med-v1.0-7b"] = new LlavaConfig
@@ -35,7 +34,7 @@ public static class RandomCheckpoint
             ModelType = "llava", VocabSize = 32004, IntermediateSize = 11008, NumKeyValueHeads = 32,
             MaxPositionEmbeddings = 2048, RmsNormEps = 1e-6, RopeTheta = 10000, PadTokenId = 0,
             MmProjectorType = "linear", MmVisionTower = "openai/clip-vit-large-patch14", MmUseImStartEnd = true,
-            ImageAspectRatio = "square", Vision = new ClipVisionConfig { ImageSize = 224 },
+            ImageAspectRatio = "square", TokenizerModelMaxLength = 2048, Vision = new ClipVisionConfig { ImageSize = 224 },
         },
         ["demo"] = DemoCheckpoint.Config(TokenizerVocabularySize),
     };

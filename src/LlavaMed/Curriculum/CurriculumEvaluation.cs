@@ -31,9 +31,6 @@ public sealed record StageEvaluation(VqaReport Vqa, TextScores Captions, TextSco
     public double OpenRecall => Vqa.LlavaMedV1!.OpenRecall ?? 0;
 }
 
-/// <summary>The held-out material a model is evaluated on after each stage.</summary>
-public sealed record EvaluationSet(IReadOnlyList<LlavaSample> VqaTest, string VqaImageRoot,
-                                   IReadOnlyList<LlavaSample> Captions, IReadOnlyList<LlavaSample> Chat, string FigureImageRoot);
 
 public static class CurriculumEvaluation
 {

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Text;
 using LlavaMed.Data;
-using LlavaMed.Notebooks;
+using LlavaMed.Views;
 using SkiaSharp;
 
 namespace LlavaMed.Evaluation;

@@ -1,4 +1,5 @@
 using LlavaMed.Data;
+using LlavaMed.Views;
 
 namespace LlavaMed.Evaluation;
 
@@ -68,7 +69,7 @@ public sealed record GroupComparison(string Grouping, IReadOnlyList<string> Grou
             title ?? $"Strict accuracy by {Grouping}", Grouping, "strict accuracy");
 
     /// <summary>A table: group, questions, then each system's strict accuracy and token F1 in percent.</summary>
-    public Notebooks.HtmlView Table() => Notebooks.HtmlView.Table(
+    public Views.HtmlView Table() => Views.HtmlView.Table(
         [Grouping, "questions", .. Systems.SelectMany(s => new[] { $"{s} accuracy %", $"{s} token F1 %" })],
         Groups.Select((group, g) => (IReadOnlyList<string>)[group, Questions[g].ToString(),
             .. Systems.SelectMany((_, s) => new[] { VqaReportTable.Percent(StrictAccuracy(s, g)),

@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
-using LlavaMed.Notebooks;
+using LlavaMed.Views;
 
 namespace LlavaMed.Evaluation;
 

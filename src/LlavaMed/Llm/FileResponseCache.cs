@@ -1,6 +1,5 @@
-using LlavaMed.Checkpoints;
-using Microsoft.Extensions.Caching.Distributed;
 using LlavaMed.Workbench;
+using Microsoft.Extensions.Caching.Distributed;
 
 namespace LlavaMed.Llm;
 

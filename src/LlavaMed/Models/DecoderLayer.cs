@@ -22,10 +22,14 @@ public sealed class DecoderLayer : Module
         RegisterComponents();
     }
 
+    /// <summary>Pre-norm attention and MLP, each added to the residual stream. (Naming: <c>forward</c> is TorchSharp's
+    /// one-input <c>Module&lt;Tensor, Tensor&gt;.forward</c>; <c>Forward</c> is this workbench's for modules with more inputs.)</summary>
     public Tensor Forward(Tensor hidden, Tensor cos, Tensor sin, Tensor? additiveMask, KeyValueCache? cache)
     {
         using var scope = NewDisposeScope();
-        var afterAttention = hidden.Plus(self_attn.Forward(input_layernorm.forward(hidden), cos, sin, additiveMask, cache, index));
-        return afterAttention.Plus(mlp.forward(post_attention_layernorm.forward(afterAttention))).MoveToOuterDisposeScope();
+        var normed = input_layernorm.forward(hidden);
+        var afterAttention = hidden.Plus(self_attn.Forward(normed, cos, sin, additiveMask, cache, index));
+        var mlpOutput = mlp.forward(post_attention_layernorm.forward(afterAttention));
+        return afterAttention.Plus(mlpOutput).MoveToOuterDisposeScope();
     }
 }

@@ -55,7 +55,11 @@ public sealed record ClipVisionConfig
 }
 
 /// <summary>The LLaVA config (<c>llava_mistral</c>, <c>llava_llama</c> or v1.0's <c>llava</c>): the decoder's
-/// keys plus LLaVA's <c>mm_*</c> keys. Defaults equal <c>microsoft/llava-med-v1.5-mistral-7b</c>.</summary>
+/// keys plus LLaVA's <c>mm_*</c> keys. One default per key, which is also what <see cref="FromFolder"/> reads when
+/// config.json lacks the key: the decoder's defaults equal <c>microsoft/llava-med-v1.5-mistral-7b</c>; the three keys
+/// LLaVA's own code falls back on when a config lacks them (<c>mm_projector_type</c> linear, <c>image_aspect_ratio</c>
+/// square, <c>tokenizer_model_max_length</c> none: what a v1.0 checkpoint loads as) default to LLaVA's values, and
+/// <see cref="LlavaMedV15Mistral7B"/> is the released v1.5 configuration whole.</summary>
 public sealed record LlavaConfig
 {
     public string ModelType { get; init; } = "llava_mistral";
@@ -78,19 +82,25 @@ public sealed record LlavaConfig
     public int? PadTokenId { get; init; }
 
     // Multimodal.
-    public string MmProjectorType { get; init; } = "mlp2x_gelu";
+    public string MmProjectorType { get; init; } = "linear";
     public int MmHiddenSize { get; init; } = 1024;
     public int MmVisionSelectLayer { get; init; } = -2;
     public string MmVisionSelectFeature { get; init; } = "patch";
     public string MmVisionTower { get; init; } = "openai/clip-vit-large-patch14-336";
     public bool MmUseImStartEnd { get; init; }
     public bool MmUseImPatchToken { get; init; }
-    public string ImageAspectRatio { get; init; } = "pad";
-    public int? TokenizerModelMaxLength { get; init; } = 2048;
+    public string ImageAspectRatio { get; init; } = "square";
+    public int? TokenizerModelMaxLength { get; init; }
     public string TokenizerPaddingSide { get; init; } = "right";
     public ClipVisionConfig Vision { get; init; } = new();
 
     public int HeadDim => HiddenSize / NumAttentionHeads;
+
+    /// <summary>Every key's default (what a config.json without the key means).</summary>
+    static readonly LlavaConfig Defaults = new();
+
+    /// <summary><c>microsoft/llava-med-v1.5-mistral-7b</c>'s configuration (a test checks its 7,566,219,264 parameters).</summary>
+    public static LlavaConfig LlavaMedV15Mistral7B { get; } = new() { MmProjectorType = "mlp2x_gelu", ImageAspectRatio = "pad", TokenizerModelMaxLength = 2048 };
 
     /// <summary>True for the paper's v1.0 layout: <c>&lt;im_start&gt;</c> + N x <c>&lt;im_patch&gt;</c> +
     /// <c>&lt;im_end&gt;</c> tokens whose patch rows are overwritten, instead of one spliced -200 placeholder.</summary>
@@ -122,25 +132,25 @@ public sealed record LlavaConfig
             NumHiddenLayers = ConfigReader.Required<int>(json, "num_hidden_layers", path),
             NumAttentionHeads = heads,
             NumKeyValueHeads = ConfigReader.Optional(json, "num_key_value_heads", heads),
-            HiddenAct = ConfigReader.Optional(json, "hidden_act", "silu"),
+            HiddenAct = ConfigReader.Optional(json, "hidden_act", Defaults.HiddenAct),
             MaxPositionEmbeddings = ConfigReader.Optional(json, "max_position_embeddings", isMistral ? 32768 : 2048),
             RmsNormEps = ConfigReader.Optional(json, "rms_norm_eps", isMistral ? 1e-5 : 1e-6),
             RopeTheta = ConfigReader.Optional(json, "rope_theta", isMistral ? 1e6 : 1e4),
-            SlidingWindow = ConfigReader.Optional<int?>(json, "sliding_window", null),
-            TieWordEmbeddings = ConfigReader.Optional(json, "tie_word_embeddings", false),
-            BosTokenId = ConfigReader.Optional(json, "bos_token_id", 1),
-            EosTokenId = ConfigReader.Optional(json, "eos_token_id", 2),
-            PadTokenId = ConfigReader.Optional<int?>(json, "pad_token_id", null),
-            MmProjectorType = ConfigReader.Optional(json, "mm_projector_type", "linear"),
+            SlidingWindow = ConfigReader.Optional<int?>(json, "sliding_window", Defaults.SlidingWindow),
+            TieWordEmbeddings = ConfigReader.Optional(json, "tie_word_embeddings", Defaults.TieWordEmbeddings),
+            BosTokenId = ConfigReader.Optional(json, "bos_token_id", Defaults.BosTokenId),
+            EosTokenId = ConfigReader.Optional(json, "eos_token_id", Defaults.EosTokenId),
+            PadTokenId = ConfigReader.Optional<int?>(json, "pad_token_id", Defaults.PadTokenId),
+            MmProjectorType = ConfigReader.Optional(json, "mm_projector_type", Defaults.MmProjectorType),
             MmHiddenSize = ConfigReader.Required<int>(json, "mm_hidden_size", path),
-            MmVisionSelectLayer = ConfigReader.Optional(json, "mm_vision_select_layer", -2),
-            MmVisionSelectFeature = ConfigReader.Optional(json, "mm_vision_select_feature", "patch"),
+            MmVisionSelectLayer = ConfigReader.Optional(json, "mm_vision_select_layer", Defaults.MmVisionSelectLayer),
+            MmVisionSelectFeature = ConfigReader.Optional(json, "mm_vision_select_feature", Defaults.MmVisionSelectFeature),
             MmVisionTower = ConfigReader.Required<string>(json, "mm_vision_tower", path),
-            MmUseImStartEnd = ConfigReader.Optional(json, "mm_use_im_start_end", false),
+            MmUseImStartEnd = ConfigReader.Optional(json, "mm_use_im_start_end", Defaults.MmUseImStartEnd),
             MmUseImPatchToken = ConfigReader.Optional(json, "mm_use_im_patch_token", modelType == "llava"),
-            ImageAspectRatio = ConfigReader.Optional(json, "image_aspect_ratio", "square"),
-            TokenizerModelMaxLength = ConfigReader.Optional<int?>(json, "tokenizer_model_max_length", null),
-            TokenizerPaddingSide = ConfigReader.Optional(json, "tokenizer_padding_side", "right"),
+            ImageAspectRatio = ConfigReader.Optional(json, "image_aspect_ratio", Defaults.ImageAspectRatio),
+            TokenizerModelMaxLength = ConfigReader.Optional<int?>(json, "tokenizer_model_max_length", Defaults.TokenizerModelMaxLength),
+            TokenizerPaddingSide = ConfigReader.Optional(json, "tokenizer_padding_side", Defaults.TokenizerPaddingSide),
         };
         if (ConfigReader.Optional(json, "mm_patch_merge_type", "flat") != "flat")
             throw new ModelConfigException($"{path}: mm_patch_merge_type '{json["mm_patch_merge_type"]}' is not "

@@ -68,9 +68,12 @@ public sealed class MemoryPreflightException(string message) : Exception(message
 /// </summary>
 public static class PlacementPlanner
 {
-    /// <summary>Beyond the weights of a load: .NET and libtorch (<see cref="LlavaMed.Training.MemoryPlan.RuntimeOverheadBytes"/>)
+    /// <summary>What .NET and libtorch themselves hold in any run (the training plan counts it too).</summary>
+    public const long RuntimeOverheadBytes = 512L << 20;
+
+    /// <summary>Beyond the weights of a load: .NET and libtorch (<see cref="RuntimeOverheadBytes"/>)
     /// and 512 MiB for the activations of a 2,048-position prompt and the key/value cache of a 7B model.</summary>
-    public const long RuntimeBytes = LlavaMed.Training.MemoryPlan.RuntimeOverheadBytes + (512L << 20);
+    public const long RuntimeBytes = RuntimeOverheadBytes + (512L << 20);
 
     /// <summary>Resolves <paramref name="request"/> on <paramref name="device"/> for a run that needs
     /// <paramref name="need"/>, its model stored as <paramref name="checkpointDtype"/>; throws

@@ -1,5 +1,5 @@
 using System.Net;
-using LlavaMed.Notebooks;
+using LlavaMed.Views;
 
 namespace LlavaMed.Plotting;
 

@@ -40,7 +40,7 @@ public sealed record MemoryPlan(long Parameters, long TrainedParameters, long Se
     /// <summary>Memory sizes users plan for, GiB: 24 (RTX 4090, this CPU), 40/80 (A100), 48 (A6000, L40S), 141 (H200).</summary>
     public static readonly IReadOnlyList<int> CommonSizesGiB = [24, 40, 48, 80, 141];
     /// <summary>.NET and libtorch themselves.</summary>
-    public const long RuntimeOverheadBytes = 512L << 20;
+    public const long RuntimeOverheadBytes = PlacementPlanner.RuntimeOverheadBytes;
     /// <summary>The LoRA rank the preflight suggests for a full fine-tune that does not fit (LLaVA-Med's adapters use
     /// 128; 16 is PEFT's usual small one).</summary>
     public const int SuggestedLoraRank = 16;

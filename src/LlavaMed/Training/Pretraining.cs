@@ -59,7 +59,7 @@ public static class Pretraining
             var multiHot = new float[batch.Length * tokenizer.VocabularySize];
             for (int row = 0; row < batch.Length; row++)
                 foreach (var id in targets[batch[row]]) multiHot[row * tokenizer.VocabularySize + id] = 1f;
-            var target = tensor(multiHot, [batch.Length, tokenizer.VocabularySize]);
+            var target = tensor(multiHot, [batch.Length, tokenizer.VocabularySize], device: logits.device);
             using var rows = batch.Length.ToScalar(); // explicit Scalars: see TensorArithmetic
             return nn.functional.binary_cross_entropy_with_logits(logits, target, reduction: nn.Reduction.Sum).div(rows);
         });

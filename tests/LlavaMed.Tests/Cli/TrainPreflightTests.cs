@@ -1,3 +1,4 @@
+using LlavaMed.Checkpoints;
 using LlavaMed.Models;
 using LlavaMed.Tests.Models;
 using LlavaMed.Workbench;

@@ -3,6 +3,7 @@ using LlavaMed.Checkpoints;
 using LlavaMed.Models;
 using TorchSharp;
 using static TorchSharp.torch;
+using LlavaMed.Inference;
 
 namespace LlavaMed.Tests.Models;
 
@@ -178,7 +179,7 @@ public sealed class ModelBehaviourTests
     [Fact]
     public void ReleasedSevenBillionConfigurationHasTheReleasedNamesShapesAndParameterCount()
     {
-        var config = new LlavaConfig(); // defaults = microsoft/llava-med-v1.5-mistral-7b
+        var config = LlavaConfig.LlavaMedV15Mistral7B;
         // On the meta device: shapes without memory.
         using var model = new LlavaForCausalLM(config, new ParameterPlacement(float32, META));
         var parameters = model.named_parameters().ToDictionary(p => p.name, p => p.parameter.shape);

@@ -1,6 +1,7 @@
 using LlavaMed.Checkpoints;
 using LlavaMed.Models;
 using static TorchSharp.torch;
+using LlavaMed.Inference;
 
 namespace LlavaMed.Tests.Models;
 

@@ -50,7 +50,7 @@ public sealed class PlacementPlannerTests
         Assert.Equal(ScalarType.Float32, decision.Dtype);
         Assert.Equal(tiny.Plan(ScalarType.Float32).TotalBytes, decision.Estimate.TotalBytes);
         // 7B, LoRA r16, checkpointing, 256 tokens: float32 (~33 GB) does not fit 24 GB, bfloat16 (~16 GB) does.
-        var lora = new TrainingNeed(new LlavaConfig(), new MemoryPlanSettings(Lora: new LoraOptions(16), MaxLength: 256, GradientCheckpointing: true));
+        var lora = new TrainingNeed(LlavaConfig.LlavaMedV15Mistral7B, new MemoryPlanSettings(Lora: new LoraOptions(16), MaxLength: 256, GradientCheckpointing: true));
         var large = PlacementPlanner.Decide(DtypeRequest.Auto, CPU, Workload.Training, lora, null, Cpu(24));
         Assert.Equal(ScalarType.BFloat16, large.Dtype);
         Assert.StartsWith("float32 would not fit (needs 3", large.Reason);
@@ -59,7 +59,7 @@ public sealed class PlacementPlannerTests
     [Fact]
     public void TrainingRefusalNamesTheOptionsThatWouldFit()
     {
-        var sevenB = new LlavaConfig();
+        var sevenB = LlavaConfig.LlavaMedV15Mistral7B;
         var settings = new MemoryPlanSettings(MaxLength: 256);
         var full = new TrainingNeed(sevenB, settings);
         var error = Assert.Throws<MemoryPreflightException>(() =>

@@ -13,7 +13,7 @@ public static class TinyModels
         VocabSize = 96, HiddenSize = 32, IntermediateSize = 64, NumHiddenLayers = 2,
         NumAttentionHeads = 4, NumKeyValueHeads = 2, MaxPositionEmbeddings = 512, RopeTheta = 10000,
         SlidingWindow = slidingWindow, MmProjectorType = projector, MmHiddenSize = 16,
-        MmUseImStartEnd = startEnd, TokenizerModelMaxLength = maxLength,
+        MmUseImStartEnd = startEnd, TokenizerModelMaxLength = maxLength, ImageAspectRatio = "pad",
         Vision = new ClipVisionConfig
         {
             HiddenSize = 16, IntermediateSize = 32, NumHiddenLayers = 2, NumAttentionHeads = 2, ImageSize = 28, PatchSize = 14,

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using LlavaMed.Checkpoints;
 
 namespace LlavaMed.Tests.Notebooks;
 

@@ -1,4 +1,4 @@
-using LlavaMed.Notebooks;
+using LlavaMed.Views;
 using TorchSharp;
 using static TorchSharp.torch;
 

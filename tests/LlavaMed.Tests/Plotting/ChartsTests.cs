@@ -1,6 +1,6 @@
 using System.Runtime.Loader;
-using LlavaMed.Notebooks;
 using LlavaMed.Plotting;
+using LlavaMed.Views;
 
 namespace LlavaMed.Tests.Plotting;
 

@@ -7,7 +7,7 @@ namespace LlavaMed.Tests.Training;
 
 public sealed class MemoryPlanTests
 {
-    static readonly LlavaConfig SevenB = new(); // defaults = microsoft/llava-med-v1.5-mistral-7b
+    static readonly LlavaConfig SevenB = LlavaConfig.LlavaMedV15Mistral7B;
 
     [Fact]
     public void FullFineTuningInFloat32CountsWeightsGradientsAndAdamMomentsExactly()

@@ -45,8 +45,11 @@ public sealed class TrainerTests : IDisposable
     /// it), then resumes it to the end.</summary>
     static void InterruptAfterFirstCheckpointAndResume(TrainingStage stage)
     {
-        foreach (var progress in new StageTrainer().Run(stage))
-            if (progress.Event?.StartsWith("checkpoint") == true) break;
+        using var stop = new CancellationTokenSource();
+        Assert.ThrowsAny<OperationCanceledException>(() => new StageTrainer().Run(stage, new InlineProgress<TrainingProgress>(progress =>
+        {
+            if (progress.Event?.StartsWith("checkpoint") == true) stop.Cancel();
+        }), cancellation: stop.Token));
         Assert.NotNull(StageTrainer.LatestCheckpoint(stage.OutputDir));
         Assert.False(File.Exists(Path.Combine(stage.OutputDir, "model.safetensors")));
         foreach (var _ in new StageTrainer().Run(stage, resume: true)) { }
@@ -57,6 +60,25 @@ public sealed class TrainerTests : IDisposable
                      File.ReadAllBytes(Path.Combine(actualFolder, "model.safetensors")));
 
     static string CliAssembly => Path.Combine(AppContext.BaseDirectory, "llava-med.dll");
+
+    [Fact]
+    public void AModelInMemoryTrainsLikeTheSameModelLoadedFromItsFolder()
+    {
+        using var scope = NewDisposeScope();
+        var fromFolder = Stage("from-folder") with { SaveEverySteps = 0 };
+        var inMemory = Stage("in-memory") with { SaveEverySteps = 0 };
+        var folderLosses = new StageTrainer().Run(fromFolder).Where(p => p.IsTrainingStep).Select(p => p.Loss).ToList();
+        using var start = ModelWithProcessors.Load(demo.ModelFolder);
+        var memoryLosses = new StageTrainer().Run(inMemory, start).Where(p => p.IsTrainingStep).Select(p => p.Loss).ToList();
+
+        Assert.Equal(6, folderLosses.Count);
+        Assert.Equal(folderLosses, memoryLosses);
+        AssertSameModelBytes(fromFolder.OutputDir, inMemory.OutputDir);
+        var written = JsonNode.Parse(File.ReadAllText(Path.Combine(inMemory.OutputDir, TrainingStage.ArgumentsFile)))!;
+        Assert.Equal(inMemory.ToJson().ToJsonString(), written.ToJsonString());
+        Assert.Equal(1e-3, written["learning_rate"]!.GetValue<double>());
+        Assert.Equal(2, written["gradient_accumulation_steps"]!.GetValue<int>());
+    }
 
     [Fact]
     public void LossFallsAndAlignmentTrainsOnlyTheProjector()
@@ -247,7 +269,7 @@ public sealed class TrainerTests : IDisposable
         using var scope = NewDisposeScope();
         var stage = Stage("diverging") with { LearningRate = 1e30, WarmupRatio = 0, SaveEverySteps = 1, MaxGradNorm = 0, Epochs = 3 };
         var seen = new List<TrainingProgress>();
-        var error = Assert.Throws<NonFiniteLossException>(() => { foreach (var p in new StageTrainer().Run(stage)) seen.Add(p); });
+        var error = Assert.Throws<NonFiniteLossException>(() => new StageTrainer().Run(stage, new InlineProgress<TrainingProgress>(seen.Add)));
         Assert.Contains("loss is", error.Message);
         Assert.Contains("last good checkpoint", error.Message);
         Assert.NotNull(StageTrainer.LatestCheckpoint(stage.OutputDir));

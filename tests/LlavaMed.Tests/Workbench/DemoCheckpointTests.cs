@@ -1,3 +1,4 @@
+using LlavaMed.Checkpoints;
 using LlavaMed.Inference;
 using LlavaMed.Workbench;
 

@@ -1,3 +1,4 @@
+using LlavaMed.Notebooks;
 using LlavaMed.Workbench;
 
 namespace LlavaMed.Tests.Workbench;

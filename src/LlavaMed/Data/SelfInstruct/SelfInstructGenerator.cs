@@ -2,10 +2,9 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using LlavaMed.Checkpoints;
 using LlavaMed.Text;
-using Microsoft.Extensions.AI;
 using LlavaMed.Workbench;
+using Microsoft.Extensions.AI;
 
 namespace LlavaMed.Data.SelfInstruct;
 

@@ -3,8 +3,8 @@ using LlavaMed.Data;
 using LlavaMed.Data.Exploration;
 using LlavaMed.Data.Synthetic;
 using LlavaMed.Images;
-using LlavaMed.Notebooks;
 using LlavaMed.Text;
+using LlavaMed.Views;
 using Microsoft.Data.Analysis;
 
 namespace LlavaMed.Tests.Data.Exploration;

@@ -1,11 +1,11 @@
 using System.Text.Json.Nodes;
-using LlavaMed.Checkpoints;
 using LlavaMed.Models;
 using LlavaMed.Text;
+using LlavaMed.Workbench;
 using SkiaSharp;
 using static TorchSharp.torch;
 
-namespace LlavaMed.Workbench;
+namespace LlavaMed.Checkpoints;
 
 /// <summary>A small random-weight LLaVA-Med v1.5 checkpoint the workbench builds for itself when no downloaded
 /// or shared one exists: a SentencePiece tokenizer trained on generated caption sentences, a Mistral-style
@@ -47,7 +47,7 @@ public sealed record DemoCheckpoint(string ModelFolder, string ImagePath)
     {
         VocabSize = vocabularySize, HiddenSize = 64, IntermediateSize = 160, NumHiddenLayers = 2,
         NumAttentionHeads = 4, NumKeyValueHeads = 2, MaxPositionEmbeddings = 2048,
-        MmHiddenSize = 32,
+        MmHiddenSize = 32, MmProjectorType = "mlp2x_gelu", ImageAspectRatio = "pad", TokenizerModelMaxLength = 2048,
         Vision = new ClipVisionConfig
         {
             HiddenSize = 32, IntermediateSize = 64, NumHiddenLayers = 2, NumAttentionHeads = 2, ImageSize = 56, PatchSize = 14,

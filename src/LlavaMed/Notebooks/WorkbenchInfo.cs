@@ -1,10 +1,11 @@
 using System.Reflection;
 using System.Runtime.InteropServices;
 using LlavaMed.Checkpoints;
-using LlavaMed.Notebooks;
+using LlavaMed.Views;
+using LlavaMed.Workbench;
 using TorchSharp;
 
-namespace LlavaMed.Workbench;
+namespace LlavaMed.Notebooks;
 
 /// <summary>Where and with what this process runs the workbench (the backend, devices, default dtype, folders and
 /// versions), in one call, for the top of a notebook or a bug report: <c>WorkbenchInfo.Collect()</c>.</summary>

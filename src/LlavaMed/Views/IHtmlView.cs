@@ -1,4 +1,4 @@
-namespace LlavaMed.Notebooks;
+namespace LlavaMed.Views;
 
 /// <summary>Something a notebook shows as HTML (the kernel adapter, src/LlavaMed.Interactive, registers the
 /// formatter; the library itself knows nothing of the kernel).</summary>

@@ -1,7 +1,8 @@
+using LlavaMed.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace LlavaMed.Models;
+namespace LlavaMed.Inference;
 
 /// <summary>Decoding settings. Temperature 0 is greedy (LLaVA-Med v1.5's evaluation setting).</summary>
 public sealed record GenerationOptions

@@ -2,7 +2,7 @@ using System.Globalization;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace LlavaMed.Notebooks;
+namespace LlavaMed.Views;
 
 /// <summary>What a notebook shows for a tensor: its shape, dtype and device, the minimum, maximum and mean, how many
 /// values are NaN or infinite, and its first few values. The statistics are reduced where the tensor lives and only

@@ -1,4 +1,6 @@
-namespace LlavaMed.Workbench;
+using LlavaMed.Workbench;
+
+namespace LlavaMed.Checkpoints;
 
 /// <summary>The model, tokenizer and image the CLI and notebooks use when the user names none: the shared
 /// reference fixtures when present (../shared), else a demo checkpoint the workbench builds itself in the

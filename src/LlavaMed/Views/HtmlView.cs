@@ -3,7 +3,7 @@ using System.Net;
 using Microsoft.Data.Analysis;
 using SkiaSharp;
 
-namespace LlavaMed.Notebooks;
+namespace LlavaMed.Views;
 
 /// <summary>A piece of HTML that notebooks display as such (e.g. an inline image).</summary>
 public sealed class HtmlView(string html) : IHtmlView
