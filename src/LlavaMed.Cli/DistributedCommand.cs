@@ -52,7 +52,7 @@ public static class DistributedCommand
             {
                 if (parse.GetValue(failRank) == group.Rank) Fail(parse.GetValue(failHow)!);
                 int failed = 0;
-                foreach (var result in CollectiveSelfTest.Run(group))
+                foreach (var result in CollectiveSelfTest.Checks(group))
                 {
                     if (!result.Passed) failed++;
                     stdout.WriteLine($"rank {group.Rank}/{group.WorldSize} {group.Backend}: {result.Name}: {(result.Passed ? "ok" : $"FAILED (max error {result.MaxError})")}");

@@ -5,8 +5,8 @@ using System.Text.Json.Nodes;
 using LlavaMed.Evaluation;
 using LlavaMed.Evaluation.Judge;
 using LlavaMed.Llm;
-using Microsoft.Extensions.AI;
 using LlavaMed.Workbench;
+using Microsoft.Extensions.AI;
 
 namespace LlavaMed.Cli;
 

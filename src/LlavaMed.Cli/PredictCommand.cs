@@ -81,7 +81,7 @@ public static class PredictCommand
             error.WriteLine($"model: {modelFolder} (template {pipeline.Template.Name}, temperature {options.Generation.Temperature}, "
                             + $"batch size {options.BatchSize})");
             PredictionProgress? last = null;
-            foreach (var progress in BatchPredictor.Run(pipeline, plan, options))
+            foreach (var progress in BatchPredictor.AnsweredBatches(pipeline, plan, options))
             {
                 error.Write($"\ranswered {progress.Answered}/{progress.ToAnswer}  {progress.QuestionsPerSecond:F2} questions/s  "
                             + $"{progress.TokensPerSecond:F1} tokens/s");

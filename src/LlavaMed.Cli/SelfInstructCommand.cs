@@ -3,8 +3,8 @@ using System.Text.Json;
 using LlavaMed.Data.SelfInstruct;
 using LlavaMed.Data.Synthetic;
 using LlavaMed.Llm;
-using Microsoft.Extensions.AI;
 using LlavaMed.Workbench;
+using Microsoft.Extensions.AI;
 
 namespace LlavaMed.Cli;
 

@@ -1,8 +1,8 @@
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using static TorchSharp.torch;
 using LlavaMed.Workbench;
+using static TorchSharp.torch;
 
 namespace LlavaMed.Checkpoints;
 

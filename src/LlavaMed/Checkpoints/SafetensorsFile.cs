@@ -1,9 +1,9 @@
 using System.Buffers.Binary;
 using System.Text;
+using LlavaMed.Workbench;
 using Microsoft.Win32.SafeHandles;
 using TorchSharp;
 using static TorchSharp.torch;
-using LlavaMed.Workbench;
 
 namespace LlavaMed.Checkpoints;
 

@@ -16,7 +16,8 @@ public sealed record CollectiveCheck(string Name, double MaxError)
 /// rank, an all-gather and a reduce-scatter, a barrier. Like <c>nccl-tests</c>: a check of an installation.</summary>
 public static class CollectiveSelfTest
 {
-    public static IEnumerable<CollectiveCheck> Run(ProcessGroup group)
+    /// <summary>The checks, each run as the sequence reaches it (nothing runs before it is enumerated).</summary>
+    public static IEnumerable<CollectiveCheck> Checks(ProcessGroup group)
     {
         int ranks = group.WorldSize, rank = group.Rank;
         double rankSum = ranks * (ranks + 1) / 2.0; // sum over ranks of (rank + 1)

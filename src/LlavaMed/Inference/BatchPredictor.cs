@@ -68,9 +68,10 @@ public static class BatchPredictor
                                   existing, existing.QuestionIds.Count(id => !ids.Contains(id)));
     }
 
-    /// <summary>Answers the plan's pending questions and appends each batch's records to its answer file (flushed
-    /// per batch, so an interrupted run resumes after the last complete batch). Yields progress per batch.</summary>
-    public static IEnumerable<PredictionProgress> Run(LlavaPipeline pipeline, PredictionPlan plan, PredictionOptions? options = null)
+    /// <summary>Answers the plan's pending questions batch by batch as the sequence is enumerated (nothing runs
+    /// before), appending each batch's records to its answer file (flushed per batch, so an interrupted run resumes
+    /// after the last complete batch), and yields progress per batch.</summary>
+    public static IEnumerable<PredictionProgress> AnsweredBatches(LlavaPipeline pipeline, PredictionPlan plan, PredictionOptions? options = null)
     {
         if (plan.Pending.Count == 0) yield break;
         var directory = Path.GetDirectoryName(Path.GetFullPath(plan.AnswersFile))!;

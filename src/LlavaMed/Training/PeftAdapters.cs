@@ -1,8 +1,8 @@
 using System.Text.Json.Nodes;
 using LlavaMed.Checkpoints;
 using LlavaMed.Models;
-using static TorchSharp.torch;
 using LlavaMed.Workbench;
+using static TorchSharp.torch;
 
 namespace LlavaMed.Training;
 

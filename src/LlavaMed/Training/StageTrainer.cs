@@ -7,10 +7,10 @@ using LlavaMed.Data.Batching;
 using LlavaMed.Distributed;
 using LlavaMed.Models;
 using LlavaMed.Text;
+using LlavaMed.Workbench;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
-using LlavaMed.Workbench;
 
 namespace LlavaMed.Training;
 

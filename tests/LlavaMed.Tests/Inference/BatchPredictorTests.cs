@@ -28,7 +28,7 @@ public sealed class BatchPredictorTests : IDisposable
     {
         var answers = Path.Combine(temporary, name);
         var plan = BatchPredictor.Plan(LlavaSample.ReadJsonArray(questions), VqaRadQuestions.ImageRoot, answers);
-        foreach (var _ in BatchPredictor.Run(pipeline, plan, Options(pipeline, batchSize))) { }
+        foreach (var _ in BatchPredictor.AnsweredBatches(pipeline, plan, Options(pipeline, batchSize))) { }
         return answers;
     }
 
@@ -61,7 +61,7 @@ public sealed class BatchPredictorTests : IDisposable
         var questions = VqaRadQuestions.Write(temporary, 5);
         var plan = BatchPredictor.Plan(LlavaSample.ReadJsonArray(questions), VqaRadQuestions.ImageRoot,
                                        Path.Combine(temporary, "answers.jsonl"));
-        var progress = BatchPredictor.Run(pipeline, plan, Options(pipeline, batchSize: 3)).ToList();
+        var progress = BatchPredictor.AnsweredBatches(pipeline, plan, Options(pipeline, batchSize: 3)).ToList();
 
         Assert.Equal([3, 5], progress.Select(p => p.Answered));
         Assert.All(progress, p => Assert.Equal(5, p.ToAnswer));
@@ -94,7 +94,7 @@ public sealed class BatchPredictorTests : IDisposable
         Assert.NotNull(plan.Existing.PartialLastLine);
         Assert.Equal(3, plan.Pending.Count);
 
-        var progress = BatchPredictor.Run(pipeline, plan, Options(pipeline, batchSize: 2)).ToList();
+        var progress = BatchPredictor.AnsweredBatches(pipeline, plan, Options(pipeline, batchSize: 2)).ToList();
         Assert.Equal(3, progress[^1].Answered);
         var resumed = File.ReadAllLines(answers);
         Assert.StartsWith(head, File.ReadAllText(answers));
@@ -106,7 +106,7 @@ public sealed class BatchPredictorTests : IDisposable
         // Nothing left: a further run has no work.
         var again = BatchPredictor.Plan(LlavaSample.ReadJsonArray(questions), VqaRadQuestions.ImageRoot, answers);
         Assert.Empty(again.Pending);
-        Assert.Empty(BatchPredictor.Run(pipeline, again));
+        Assert.Empty(BatchPredictor.AnsweredBatches(pipeline, again));
     }
 
     [Fact]

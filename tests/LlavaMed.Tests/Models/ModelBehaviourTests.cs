@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using LlavaMed.Checkpoints;
+using LlavaMed.Inference;
 using LlavaMed.Models;
 using TorchSharp;
 using static TorchSharp.torch;
-using LlavaMed.Inference;
 
 namespace LlavaMed.Tests.Models;
 

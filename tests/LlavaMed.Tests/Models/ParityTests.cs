@@ -1,7 +1,7 @@
 using LlavaMed.Checkpoints;
+using LlavaMed.Inference;
 using LlavaMed.Models;
 using static TorchSharp.torch;
-using LlavaMed.Inference;
 
 namespace LlavaMed.Tests.Models;
 

@@ -1,7 +1,7 @@
 using System.Text.Json.Nodes;
 using LlavaMed.Curriculum;
-using LlavaMed.Workbench;
 using LlavaMed.Data.Synthetic;
+using LlavaMed.Workbench;
 
 namespace LlavaMed.Tests.Curriculum.Ablations;
 
