@@ -104,7 +104,7 @@ public sealed class CurriculumRun
         notes.Add($"stage 3 data: {vqa.Train.Count} training questions; evaluated on {vqa.Test.Count} test questions ({vqa.Test.Count(q => q.IsClosed)} closed)");
         var evaluation = new EvaluationSet(vqa.Test, vqa.ImageRoot, CaptionSet(corpus, scale.CaptionFigures), ChatSet(corpus, scale.ChatQuestions), corpus.Images);
         var stages = ChainedStages(scale, options.Seed, corpus, instructPath, downstreamTrain, vqa.ImageRoot,
-                            StartingModelBuilder.ModelFolder(startFolder, options.Variant.Start), output)
+                                   StartingModelBuilder.ModelFolder(startFolder, options.Variant.Start), output)
             .Select(s => s with { Dtype = options.Load.Dtype, Device = options.Load.Device }).ToList();
         return new CurriculumRun(options, output, summary, startFolder, stages, evaluation, notes, vqa);
     }
@@ -239,22 +239,21 @@ public sealed class CurriculumRun
     /// output, the first from <paramref name="startModel"/>. A scale with 0 alignment epochs has no stage 1 (the
     /// paper's "stage 1: 0 epochs" ablation): stage 2 then starts from the starting model.</summary>
     public static IEnumerable<TrainingStage> ChainedStages(CurriculumScale scale, int seed, SyntheticCorpusLayout corpus, string instructPath,
-                                                    string downstreamTrain, string vqaImages, string startModel, string output)
+                                                           string downstreamTrain, string vqaImages, string startModel, string output)
     {
         var previous = startModel;
-        TrainingStage Chained(TrainingStage stage)
+        TrainingStage Next(TrainingStage stage)
         {
-            var chained = stage with { InitFrom = previous };
             previous = stage.OutputDir;
-            return chained;
+            return stage;
         }
         if (scale.AlignmentEpochs > 0)
-            yield return Chained(scale.AlignmentStage.Apply(PaperStages.Alignment(corpus.Alignment, corpus.Images, startModel, Path.Combine(output, "stage1-alignment")),
-                                                            scale.AlignmentEpochs, seed));
-        yield return Chained(scale.InstructionStage.Apply(PaperStages.Instruction(instructPath, corpus.Images, startModel, Path.Combine(output, "stage2-instruction")),
-                                                          scale.InstructionEpochs, seed));
-        yield return Chained(scale.DownstreamStage.Apply(PaperStages.Downstream(downstreamTrain, vqaImages, startModel, Path.Combine(output, "stage3-downstream")),
-                                                         scale.DownstreamEpochs, seed));
+            yield return Next(scale.AlignmentStage.Apply(
+                PaperStages.Alignment(corpus.Alignment, corpus.Images, previous, Path.Combine(output, "stage1-alignment")), scale.AlignmentEpochs, seed));
+        yield return Next(scale.InstructionStage.Apply(
+            PaperStages.Instruction(instructPath, corpus.Images, previous, Path.Combine(output, "stage2-instruction")), scale.InstructionEpochs, seed));
+        yield return Next(scale.DownstreamStage.Apply(
+            PaperStages.Downstream(downstreamTrain, vqaImages, previous, Path.Combine(output, "stage3-downstream")), scale.DownstreamEpochs, seed));
     }
 
     /// <summary>Runs the self-instruct pipeline offline with the truth-based writer over the training figures'

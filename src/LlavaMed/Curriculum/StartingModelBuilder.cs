@@ -35,7 +35,7 @@ public static class StartingModelBuilder
 
     /// <summary>Whether <paramref name="buildFolder"/> holds a finished build (the general model is written last,
     /// its weights last of all).</summary>
-    public static bool IsBuilt(string buildFolder) => File.Exists(Path.Combine(buildFolder, ModelFolderName, "model.safetensors"));
+    public static bool IsBuilt(string buildFolder) => CurriculumRun.HasModel(Path.Combine(buildFolder, ModelFolderName));
 
     /// <summary>Everything <see cref="Build"/> depends on (the corpus, the tokenizer size, the model's shape and
     /// projector, the pretraining and general-stage epochs, the seed, the code version) and nothing else, so that curricula which
