@@ -6,6 +6,7 @@ using System.Text.Json.Nodes;
 using LlavaMed.Checkpoints;
 using LlavaMed.Evaluation;
 using LlavaMed.Plotting;
+using LlavaMed.Training;
 using LlavaMed.Workbench;
 
 namespace LlavaMed.Curriculum;
@@ -72,6 +73,16 @@ public static class CurriculumReport
     };
 
     const string HyperparameterHeading = "Hyper-parameters of each stage (as in each stage's stage_args.json)";
+
+    /// <summary>The starting model's pretraining settings in one sentence (its general stages write their own stage_args.json).</summary>
+    static string PretrainingNote(CurriculumScale scale)
+    {
+        static string Of(PretrainingSettings p) => string.Create(CultureInfo.InvariantCulture,
+            $"{p.Epochs} epochs, batch {p.BatchSize}, lr {p.LearningRate:g4}, weight decay {p.WeightDecay:g4}, max grad norm {p.MaxGradNorm:g4}, warm-up ratio {p.WarmupRatio:g4}");
+        return $"Starting model ({scale.Name} scale): vision tower pretraining {Of(scale.VisionPretraining)}; language model pretraining "
+               + $"{Of(scale.LanguagePretraining)}, texts cut at {scale.LanguageMaxLength} tokens; its general stages' values are in "
+               + "starting-model/*/stage_args.json. All of them are presets in src/LlavaMed/Curriculum/CurriculumPresets.cs.";
+    }
 
     /// <summary>The stages' settings side by side: one row per setting (<see cref="StageSummary"/>), one column per stage.</summary>
     static IReadOnlyList<string[]> HyperparameterRows(CurriculumResult r)
@@ -170,6 +181,7 @@ public static class CurriculumReport
             md.AppendLine("| " + string.Join(" | ", settings[0].Select(cell => cell.Replace("|", "\\|"))) + " |")
               .AppendLine("|" + string.Concat(settings[0].Select(_ => "---|")));
             foreach (var row in settings.Skip(1)) md.AppendLine("| " + string.Join(" | ", row.Select(cell => cell.Replace("|", "\\|"))) + " |");
+            md.AppendLine().AppendLine(PretrainingNote(r.Scale));
         }
         md.AppendLine().AppendLine("## Training losses (means of the first and last tenth of each phase's steps)").AppendLine();
         md.AppendLine("| phase | steps | first | last |").AppendLine("|---|---|---|---|");
@@ -235,7 +247,7 @@ public static class CurriculumReport
             html.Append($"<h2>{E(HyperparameterHeading)}</h2><table>");
             foreach (var (row, i) in settings.Select((row, i) => (row, i)))
                 html.Append("<tr>").Append(string.Concat(row.Select(cell => i == 0 ? $"<th>{E(cell)}</th>" : $"<td>{E(cell)}</td>"))).Append("</tr>");
-            html.Append("</table>");
+            html.Append($"</table><p>{E(PretrainingNote(r.Scale))}</p>");
         }
         html.Append("<h2>Loss curves</h2>");
         var series = r.LossCurves.Select(kv => new LineSeries(kv.Key, kv.Value.Select((_, i) => (double)(i + 1) / kv.Value.Count).ToArray(), kv.Value));
