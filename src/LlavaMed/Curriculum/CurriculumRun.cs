@@ -150,6 +150,7 @@ public sealed class CurriculumRun
         void Say(string phase, string message) => relay.Report(TrainingProgress.Note(phase, message));
 
         Say("corpus", $"{(CorpusFromCache ? "reused" : "generated")} corpus {Corpus.Root}");
+        ReleaseMemory(); // what writing the stage data left, before the pretraining caches its images
         if (Options.StartingModelFolder is not null && StartingModelBuilder.IsBuilt(StartingModelFolder))
             Say("starting-model", $"reused the starting model in {StartingModelFolder}");
         else
