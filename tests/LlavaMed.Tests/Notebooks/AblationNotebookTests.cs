@@ -1,4 +1,4 @@
-namespace LlavaMed.Tests.Notebooks.Stages;
+namespace LlavaMed.Tests.Notebooks;
 
 /// <summary>Runs notebook 07 (the paper grid at its quick scale) and then notebook 09 on what 07 left in the same
 /// cache, as a user would; in the stage notebooks' collection, since both train or read models.</summary>

@@ -1,9 +1,8 @@
 using LlavaMed.Curriculum;
 using LlavaMed.Data.Synthetic;
-using LlavaMed.Tests.Notebooks;
 using LlavaMed.Training;
 
-namespace LlavaMed.Tests.Notebooks.Stages;
+namespace LlavaMed.Tests.Notebooks;
 
 /// <summary>One cache folder for the three stage notebooks of a test run, so that 04 and 05 reuse what 03 (or
 /// whichever ran first) built, as they do for a user; a notebook that runs first builds its prerequisites itself.</summary>

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using LlavaMed.Text;
 
-namespace LlavaMed.Tests.Text.SentencePiece;
+namespace LlavaMed.Tests.Text;
 
 public sealed class SentencePieceTrainerTests : IDisposable
 {

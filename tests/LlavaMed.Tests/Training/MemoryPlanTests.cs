@@ -1,4 +1,5 @@
 using LlavaMed.Models;
+using LlavaMed.Tests.Cli;
 using LlavaMed.Tests.Models;
 using LlavaMed.Training;
 using static TorchSharp.torch;

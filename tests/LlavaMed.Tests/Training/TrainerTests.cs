@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json.Nodes;
 using LlavaMed.Checkpoints;
 using LlavaMed.Data;
+using LlavaMed.Tests.Cli;
 using LlavaMed.Text;
 using LlavaMed.Training;
 using LlavaMed.Workbench;

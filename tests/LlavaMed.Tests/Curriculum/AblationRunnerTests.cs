@@ -2,7 +2,7 @@ using System.Text.Json.Nodes;
 using LlavaMed.Curriculum;
 using LlavaMed.Data.Synthetic;
 
-namespace LlavaMed.Tests.Curriculum.Ablations;
+namespace LlavaMed.Tests.Curriculum;
 
 public sealed class AblationRunnerTests : IDisposable
 {

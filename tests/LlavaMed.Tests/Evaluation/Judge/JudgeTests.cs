@@ -5,7 +5,7 @@ using LlavaMed.Evaluation.Judge;
 using LlavaMed.Llm;
 using LlavaMed.Tests.Llm;
 
-namespace LlavaMed.Tests.Judge;
+namespace LlavaMed.Tests.Evaluation.Judge;
 
 public sealed class JudgeTests : IDisposable
 {

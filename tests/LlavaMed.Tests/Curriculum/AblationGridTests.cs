@@ -4,9 +4,10 @@ using LlavaMed.Data;
 using LlavaMed.Data.SelfInstruct;
 using LlavaMed.Data.Synthetic;
 using LlavaMed.Images;
+using LlavaMed.Tests.Cli;
 using LlavaMed.Workbench;
 
-namespace LlavaMed.Tests.Curriculum.Ablations;
+namespace LlavaMed.Tests.Curriculum;
 
 public sealed class AblationGridTests
 {

@@ -1,10 +1,9 @@
 using System.Text.Json.Nodes;
 using LlavaMed.Data;
-using LlavaMed.Tests.Judge;
 
-namespace LlavaMed.Tests.SelfInstruct;
+namespace LlavaMed.Tests.Cli;
 
-public sealed class SelfInstructCliTests : IDisposable
+public sealed class SelfInstructCommandTests : IDisposable
 {
     readonly string temporary = Directory.CreateTempSubdirectory("llava-si-cli-").FullName;
 

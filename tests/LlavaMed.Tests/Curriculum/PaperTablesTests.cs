@@ -1,7 +1,7 @@
 using System.Text.Json.Nodes;
 using LlavaMed.Curriculum;
 
-namespace LlavaMed.Tests.Curriculum.Ablations;
+namespace LlavaMed.Tests.Curriculum;
 
 public sealed class PaperTablesTests : IDisposable
 {

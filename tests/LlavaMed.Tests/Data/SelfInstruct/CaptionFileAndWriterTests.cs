@@ -2,7 +2,7 @@ using System.Text.Json.Nodes;
 using LlavaMed.Data;
 using LlavaMed.Data.SelfInstruct;
 
-namespace LlavaMed.Tests.SelfInstruct;
+namespace LlavaMed.Tests.Data.SelfInstruct;
 
 public sealed class CaptionFileAndWriterTests : IDisposable
 {
