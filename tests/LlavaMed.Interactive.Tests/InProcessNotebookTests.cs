@@ -9,6 +9,7 @@ namespace LlavaMed.Interactive.Tests;
 public sealed class InProcessNotebookTests
 {
     [Fact]
+    [Trait("Category", "Slow")]
     public async Task QuickstartAsksTheQuestionItsParameterCellIsGiven()
     {
         using var kernel = await InProcessNotebook.RunAsync("00-quickstart.ipynb", new Dictionary<string, string>
@@ -24,6 +25,7 @@ public sealed class InProcessNotebookTests
     }
 
     [Fact]
+    [Trait("Category", "Slow")]
     public async Task SelfInstructNotebookTurnsEightFiguresIntoRecords()
     {
         using var kernel = await InProcessNotebook.RunAsync("02-self-instruct.ipynb");
@@ -34,6 +36,7 @@ public sealed class InProcessNotebookTests
     }
 
     [Fact]
+    [Trait("Category", "Slow")]
     public async Task ChatNotebookAnswersEveryTurnWithTheTokenBudgetItIsGiven()
     {
         using var kernel = await InProcessNotebook.RunAsync("08-chat.ipynb", new Dictionary<string, string> { ["maxNewTokens"] = "3" });

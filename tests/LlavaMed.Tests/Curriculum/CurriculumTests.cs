@@ -55,6 +55,7 @@ public sealed class CurriculumTests : IDisposable
     }
 
     [Fact]
+    [Trait("Category", "Slow")]
     public void QuickCurriculumWritesMetricsAndReports()
     {
         var output = new StringWriter();
@@ -113,6 +114,7 @@ public sealed class CurriculumTests : IDisposable
     }
 
     [Fact]
+    [Trait("Category", "Slow")]
     public void SameSeedGivesTheSameNumbers()
     {
         var cache = Path.Combine(temporary, "cache");
@@ -130,6 +132,7 @@ public sealed class CurriculumTests : IDisposable
     /// <summary>Stage 3 on the real VQA-RAD (../shared): the quick scale trains on all 3,064 training questions and
     /// evaluates on every 8th of the 451 test questions; the report carries the image-blind baselines.</summary>
     [Fact]
+    [Trait("Category", "Slow")]
     public void VqaRadStageThreeIsComparedWithImageBlindBaselines()
     {
         var root = SharedFixtures.Require("datasets", "vqa-rad");

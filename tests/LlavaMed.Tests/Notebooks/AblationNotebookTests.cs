@@ -9,6 +9,7 @@ public sealed class AblationNotebookTests(NotebookRunner runner, StageNotebookCa
     NotebookRun Run(string name) => runner.Run(name, "ablations", cache.Environment).AssertSucceeded().AssertLight();
 
     [Fact]
+    [Trait("Category", "Slow")]
     public void AblationNotebookRunsThePaperGridAndPlotsEachAxis()
     {
         var run = Run("07-ablations.ipynb");
@@ -24,6 +25,7 @@ public sealed class AblationNotebookTests(NotebookRunner runner, StageNotebookCa
     }
 
     [Fact]
+    [Trait("Category", "Slow")]
     public void PaperFiguresNotebookFillsTheTablesFromTheGridAndExportsFigures()
     {
         Run("07-ablations.ipynb");

@@ -12,12 +12,14 @@ public sealed class NotebookTests(NotebookRunner runner) : IClassFixture<Noteboo
 
     [Theory]
     [MemberData(nameof(Notebooks))]
+    [Trait("Category", "Slow")]
     public void NotebookRunsWithoutErrors(string notebookName)
     {
         runner.Run(notebookName).AssertSucceeded().AssertLight();
     }
 
     [Fact]
+    [Trait("Category", "Slow")]
     public void QuickstartAsksTheFixtureModelAndShowsPlotlyChartsWithEmbeddedPlotlyJs()
     {
         SharedFixtures.Require("fixtures", "llava-med-v1.5-tiny", "model.safetensors");
@@ -39,6 +41,7 @@ public sealed class NotebookTests(NotebookRunner runner) : IClassFixture<Noteboo
     }
 
     [Fact]
+    [Trait("Category", "Slow")]
     public void QuickstartBuildsAndUsesTheDemoCheckpointWithoutSharedFixtures()
     {
         var emptyShared = Directory.CreateTempSubdirectory("llavamed-no-shared-");
@@ -63,6 +66,7 @@ public sealed class NotebookTests(NotebookRunner runner) : IClassFixture<Noteboo
     }
 
     [Fact]
+    [Trait("Category", "Slow")]
     public void EvaluationNotebookShowsBaselinesConfusionGalleryAndExportsFigures()
     {
         SharedFixtures.Require("datasets", "vqa-rad", "testset.json");
@@ -77,6 +81,7 @@ public sealed class NotebookTests(NotebookRunner runner) : IClassFixture<Noteboo
     }
 
     [Fact]
+    [Trait("Category", "Slow")]
     public void DataNotebookShowsTheCorpusAndVqaRadViews()
     {
         SharedFixtures.Require("datasets", "vqa-rad", "testset.json");
@@ -91,6 +96,7 @@ public sealed class NotebookTests(NotebookRunner runner) : IClassFixture<Noteboo
     }
 
     [Fact]
+    [Trait("Category", "Slow")]
     public void DataNotebookSaysWhereItLookedWhenVqaRadIsMissing()
     {
         var emptyShared = Directory.CreateTempSubdirectory("llavamed-no-shared-");
@@ -109,6 +115,7 @@ public sealed class NotebookTests(NotebookRunner runner) : IClassFixture<Noteboo
     }
 
     [Fact]
+    [Trait("Category", "Slow")]
     public void SelfInstructNotebookWalksACaptionToALlavaRecord()
     {
         var run = runner.Run("02-self-instruct.ipynb");

@@ -34,6 +34,7 @@ public sealed class StageNotebookTests(NotebookRunner runner, StageNotebookCache
     }
 
     [Fact]
+    [Trait("Category", "Slow")]
     public void Stage1NotebookTrainsTheProjectorAndCaptionsHeldOutFigures()
     {
         var run = Run("03-stage1-alignment.ipynb");
@@ -48,6 +49,7 @@ public sealed class StageNotebookTests(NotebookRunner runner, StageNotebookCache
     }
 
     [Fact]
+    [Trait("Category", "Slow")]
     public void Stage2NotebookStartsFromStage1AndComparesChatAnswersBeforeAndAfter()
     {
         var run = Run("04-stage2-instruction.ipynb");
@@ -60,6 +62,7 @@ public sealed class StageNotebookTests(NotebookRunner runner, StageNotebookCache
     }
 
     [Fact]
+    [Trait("Category", "Slow")]
     public void Stage3NotebookStartsFromStage2AndShowsBothVqaMetricSets()
     {
         var run = Run("05-stage3-vqa.ipynb");
@@ -96,6 +99,7 @@ public sealed class StageNotebookLibraryTests : IDisposable
     }
 
     [Fact]
+    [Trait("Category", "Slow")]
     public void WorkspaceChainsTheStagesAndWritesTheirData()
     {
         var scale = CurriculumScale.QuickRun with { Name = "tiny", Corpus = new SyntheticCorpusOptions(Figures: 25, GeneralScenes: 10, ChatEvalFigures: 2) };

@@ -106,6 +106,7 @@ public sealed class TrainerTests : IDisposable
     [InlineData("")]
     [InlineData("--lora-rank 4 --gradient-checkpointing")]
     [InlineData("--lora-rank 4 --gradient-checkpointing --dtype bfloat16")]
+    [Trait("Category", "Slow")]
     public void ProcessKilledWithSigkillResumesToBitIdenticalWeights(string options)
     {
         string[] Arguments(string output) => ["train", "--stage", "instruction", "--init", demo.ModelFolder, "--data", dataPath,
