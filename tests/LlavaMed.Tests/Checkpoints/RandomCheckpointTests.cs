@@ -34,12 +34,7 @@ public sealed class RandomCheckpointTests : IDisposable
     public void VersionOneCheckpointKeepsTheTowerInItsOwnFolderAsReleased()
     {
         var folder = Path.Combine(_folder, "v10");
-        var config = RandomCheckpoint.Presets["llava-med-v1.0-7b"] with
-        {
-            VocabSize = 516, HiddenSize = 64, IntermediateSize = 172, NumHiddenLayers = 2, NumAttentionHeads = 4,
-            NumKeyValueHeads = 4, MmHiddenSize = 32,
-            Vision = new ClipVisionConfig { HiddenSize = 32, IntermediateSize = 64, NumHiddenLayers = 2, NumAttentionHeads = 2, ImageSize = 56 },
-        };
+        var config = TinyModels.Shrink(RandomCheckpoint.Presets["llava-med-v1.0-7b"], vocabularySize: 516);
         RandomCheckpoint.Write(config, ScalarType.Float32, folder);
         using (var main = CheckpointTensors.Open(folder))
             Assert.DoesNotContain(main.Names, n => n.StartsWith(CheckpointLoader.TowerPrefix));

@@ -26,6 +26,7 @@ public sealed class AblationRunnerTests : IDisposable
     }
 
     [Fact]
+    [Trait("Category", "Slow")]
     public void TwoVariantsShareOneStartingModelAndARerunReusesTheFinishedVariants()
     {
         var grid = AblationGrid.Parse("""

@@ -21,6 +21,7 @@ public sealed class CurriculumTests : IDisposable
     };
 
     [Fact]
+    [Trait("Category", "Slow")]
     public void StartingModelBuilderIsDeterministic()
     {
         var corpus = SyntheticCorpus.EnsureGenerated(Path.Combine(temporary, "cache"), Tiny.Corpus).Layout;
@@ -40,6 +41,7 @@ public sealed class CurriculumTests : IDisposable
     }
 
     [Fact]
+    [Trait("Category", "Slow")]
     public void StartingModelTokenizerLearnsTheInstructionTemplatesMarkers()
     {
         // The markers wrap every question the model reads; spelled out character by character they made up about a

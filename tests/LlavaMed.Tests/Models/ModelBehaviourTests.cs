@@ -216,6 +216,7 @@ public sealed class ProcessWideTests
     static void Log(string line) => TestContext.Current.TestOutputHelper?.WriteLine(line);
 
     [Fact]
+    [Trait("Category", "Slow")]
     public void ThousandForwardPassesKeepAFlatResidentSize()
     {
         using var model = TinyModels.Create(TinyModels.Config());

@@ -126,11 +126,15 @@ public sealed class NotebookTests(NotebookRunner runner) : IClassFixture<Noteboo
         Assert.Contains("dropped: refusal", run.Html);
         Assert.Contains("\"from\": \"gpt\"", run.Text + run.Html);
     }
+}
 
+/// <summary>Checks of the committed notebook files that run nothing (no kernel, no notebook library build).</summary>
+public sealed class CommittedNotebookTests
+{
     [Fact]
     public void CommittedNotebooksHaveNoOutputs()
     {
-        foreach (var path in Directory.EnumerateFiles(runner.NotebooksFolder, "*.ipynb"))
+        foreach (var path in NotebookRunner.NotebookPaths())
         {
             var notebook = JsonNode.Parse(File.ReadAllText(path))!;
             foreach (var cell in notebook["cells"]!.AsArray().Where(cell => (string?)cell!["cell_type"] == "code"))
