@@ -67,17 +67,16 @@ public sealed class NotebookTests(NotebookRunner runner) : IClassFixture<Noteboo
 
     [Fact]
     [Trait("Category", "Slow")]
-    public void EvaluationNotebookShowsBaselinesConfusionGalleryAndExportsFigures()
+    public void EvaluationNotebookShowsItsChartsAndAnswerGallery()
     {
         SharedFixtures.Require("datasets", "vqa-rad", "testset.json");
         var run = runner.Run("06-evaluation.ipynb");
 
-        Assert.True(run.ExitCode == 0, run.Describe());
-        var everything = run.Html + run.Text;
-        Assert.Contains("majority-answer", everything);
-        Assert.Contains("question-only", everything);
+        // The values (every system scored, every figure exported) are checked on the kernel's variables in
+        // LlavaMed.Interactive.Tests; this run checks what only the published library in dotnet-repl shows.
+        run.AssertSucceeded().AssertLight();
         Assert.Contains("llavamed-gallery", run.Html);
-        Assert.Contains("yes-no-confusion.svg", everything);
+        Assert.Contains("Plotly.newPlot", run.Html);
     }
 
     [Fact]
@@ -87,12 +86,11 @@ public sealed class NotebookTests(NotebookRunner runner) : IClassFixture<Noteboo
         SharedFixtures.Require("datasets", "vqa-rad", "testset.json");
         var run = runner.Run("01-data.ipynb");
 
+        // The counts are checked on the kernel's variables in LlavaMed.Interactive.Tests; this run checks the views.
         run.AssertSucceeded();
-        Assert.Contains("<th>domain</th><th>test</th><th>train</th><th>total</th>", run.Html);
         Assert.Contains("Figures per domain", run.Html);
         Assert.Contains("display:grid", run.Html);
-        Assert.Contains("<td>VQA-RAD</td><td>3515</td>", run.Html);
-        Assert.Contains("every image the 3515 questions name is in", run.Text + run.Html);
+        Assert.Contains("VQA-RAD: most frequent open answers", run.Html);
     }
 
     [Fact]
