@@ -78,7 +78,8 @@ public static class StartingModelBuilder
         {
             WeightInitialization.Initialize(model, (ulong)seed);
             var pairs = VisionPairs(corpus);
-            yield return new CurriculumProgress("vision", $"vision tower: caption-word pretraining on {pairs.Count} image-caption pairs, {scale.VisionEpochs} epochs{(scale.VisionAugmentation.IsNone ? "" : ", images shifted and jittered")}");
+            yield return new CurriculumProgress("vision", $"vision tower: caption-word pretraining on {pairs.Count} image-caption pairs, {scale.VisionEpochs} "
+                + $"epochs{(scale.VisionAugmentation.IsNone ? "" : ", images shifted and jittered")}");
             foreach (var step in Pretraining.VisionTower(model, processor, tokenizer, pairs, scale.VisionEpochs, scale.VisionBatchSize,
                                                                 learningRate: 2e-3, seed, scale.VisionAugmentation))
                 yield return new CurriculumProgress("vision", "", step.Step, step.TotalSteps, step.Loss);
@@ -148,7 +149,8 @@ public static class StartingModelBuilder
 
     internal static IReadOnlyList<string> LanguageTexts(SyntheticCorpusLayout corpus) =>
         LlavaSample.ReadJsonArray(corpus.GeneralAlignment).Select(s => s.Answer)
-            .Concat(LlavaSample.ReadJsonArray(corpus.GeneralInstruct).Select(s => string.Join(" ", s.Conversations.Select(t => t.Value.Replace(LlavaTokenizer.ImagePlaceholder, "").Trim()))))
+            .Concat(LlavaSample.ReadJsonArray(corpus.GeneralInstruct)
+                .Select(s => string.Join(" ", s.Conversations.Select(t => t.Value.Replace(LlavaTokenizer.ImagePlaceholder, "").Trim()))))
             .Concat(LlavaSample.ReadJsonArray(corpus.Alignment).Select(s => s.Answer))
             .ToList();
 }
