@@ -18,7 +18,10 @@ public static class EvalChatCommand
     {
         var questions = new Option<string>("--questions") { Description = "questions JSONL (llava_med_eval_qa50_qa.jsonl layout)", Required = true };
         var answers = new Option<string>("--answers") { Description = "the model's answers (LLaVA answer-file JSONL), matched by question_id", Required = true };
-        var judgePrompt = new Option<string?>("--judge-prompt") { Description = "judge wording JSON (system, instruction, figure_context, keep_image_marker); e.g. the paper's text" };
+        var judgePrompt = new Option<string?>("--judge-prompt")
+        {
+            Description = "judge wording JSON (system, instruction, figure_context, keep_image_marker); e.g. the paper's text",
+        };
         var output = new Option<string?>("--output") { Description = "result JSON: summary table and every review" };
         var judge = new ProviderCliOptions("judge-", "openai");
         var command = new Command("chat", "Score a model's chat answers against the reference answers with an LLM judge (paper Table 4)")

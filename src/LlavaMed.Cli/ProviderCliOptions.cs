@@ -12,10 +12,16 @@ internal sealed class ProviderCliOptions
     public Option<string> Provider { get; }
     public Option<string?> Model { get; }
     public Option<string?> Endpoint { get; }
-    public Option<string?> Cache { get; } = new("--cache") { Description = "response cache folder (default: <workbench cache>/llm-responses); reruns and resumed runs read answered requests from it" };
+    public Option<string?> Cache { get; } = new("--cache")
+    {
+        Description = "response cache folder (default: <workbench cache>/llm-responses); reruns and resumed runs read answered requests from it",
+    };
     public Option<bool> NoCache { get; } = new("--no-cache") { Description = "send every request, read and write no cache" };
     public Option<int> Concurrency { get; } = new("--concurrency") { Description = "requests in flight at once", DefaultValueFactory = _ => 4 };
-    public Option<int> MaxAttempts { get; } = new("--max-attempts") { Description = "tries per request on HTTP 429/5xx, network errors and timeouts (exponential backoff)", DefaultValueFactory = _ => 6 };
+    public Option<int> MaxAttempts { get; } = new("--max-attempts")
+    {
+        Description = "tries per request on HTTP 429/5xx, network errors and timeouts (exponential backoff)", DefaultValueFactory = _ => 6,
+    };
 
     public ProviderCliOptions(string prefix, string defaultProvider)
     {

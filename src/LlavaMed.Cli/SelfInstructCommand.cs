@@ -14,7 +14,11 @@ public static class SelfInstructCommand
 {
     public static Command Create()
     {
-        var captions = new Option<string>("--captions") { Description = "figure captions (llava_med_instruct_fig_captions layout: JSON object of domain -> list, JSON array or JSONL)", Required = true };
+        var captions = new Option<string>("--captions")
+        {
+            Description = "figure captions (llava_med_instruct_fig_captions layout: JSON object of domain -> list, JSON array or JSONL)",
+            Required = true,
+        };
         var output = new Option<string>("--out") { Description = "output JSON (llava_med_instruct_* layout)", Required = true };
         var inlineMentions = new Option<bool>("--inline-mentions") { Description = "add the article's sentences that cite the figure (the paper's 60K-IM variant)" };
         var subset = new Option<int?>("--subset") { Description = "use a seeded random subset of N figures (the paper's 10K set)" };
@@ -25,7 +29,10 @@ public static class SelfInstructCommand
         };
         var seed = new Option<int>("--seed") { Description = "seed for --subset and the <image> placement", DefaultValueFactory = _ => 0 };
         var systemPrompt = new Option<string?>("--system-prompt") { Description = "system prompt text file (e.g. the paper's, for exact reproduction)" };
-        var fewShot = new Option<string?>("--few-shot") { Description = "few-shot examples JSON (array of caption records with 'conversations', the layout of the paper's examples)" };
+        var fewShot = new Option<string?>("--few-shot")
+        {
+            Description = "few-shot examples JSON (array of caption records with 'conversations', the layout of the paper's examples)",
+        };
         var rules = new Option<string?>("--rules") { Description = "post-processing rules JSON (default: data/prompts/self-instruct-cleaning.json)" };
         var onBadRecord = new Option<string>("--on-bad-record") { Description = "fail | skip (skipped records are listed)", DefaultValueFactory = _ => "fail" };
         var report = new Option<string?>("--report") { Description = "write one JSON line per figure: status, pairs parsed/kept, problems" };

@@ -20,8 +20,10 @@ public sealed record ActivationMemoryResult(ActivationMemoryOptions Options, lon
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
         $"decoder {Options.Layers} layers x {Options.HiddenSize} wide, {Parameters / 1e6:F1}M parameters, batch {Options.Batch} x {Options.Tokens} tokens, float32\n"
         + $"peak memory above the step's start (forward + backward):\n"
-        + $"  without checkpointing {string.Join(" / ", PlainPeakBytes.Select(b => $"{b / 1048576.0:F0} MiB"))} (MemoryPlan's activations: {EstimatedPlainBytes / 1048576.0:F0} MiB)\n"
-        + $"  with checkpointing    {string.Join(" / ", CheckpointedPeakBytes.Select(b => $"{b / 1048576.0:F0} MiB"))} (MemoryPlan's activations: {EstimatedCheckpointedBytes / 1048576.0:F0} MiB)");
+        + $"  without checkpointing {string.Join(" / ", PlainPeakBytes.Select(b => $"{b / 1048576.0:F0} MiB"))} "
+            + $"(MemoryPlan's activations: {EstimatedPlainBytes / 1048576.0:F0} MiB)\n"
+        + $"  with checkpointing    {string.Join(" / ", CheckpointedPeakBytes.Select(b => $"{b / 1048576.0:F0} MiB"))} "
+            + $"(MemoryPlan's activations: {EstimatedCheckpointedBytes / 1048576.0:F0} MiB)");
 }
 
 /// <summary>Measures what gradient checkpointing saves: the growth of the process's peak resident set (VmHWM, reset

@@ -28,9 +28,11 @@ public sealed record DataParallelRun(int Ranks, int BatchPerRank, int Steps, dou
     public override string ToString()
     {
         var invariant = CultureInfo.InvariantCulture;
-        var line = string.Create(invariant, $"{Ranks} rank(s) x batch {BatchPerRank}: {Steps} steps in {WallSeconds:F2} s, {SamplesPerSecond:F1} samples/s; communication {CommunicationSeconds:F2} s ({CommunicationSeconds / Math.Max(WallSeconds, 1e-9):P0}), compute {ComputeSeconds:F2} s");
+        var line = string.Create(invariant, $"{Ranks} rank(s) x batch {BatchPerRank}: {Steps} steps in {WallSeconds:F2} s, {SamplesPerSecond:F1} samples/s; communication "
+            + $"{CommunicationSeconds:F2} s ({CommunicationSeconds / Math.Max(WallSeconds, 1e-9):P0}), compute {ComputeSeconds:F2} s");
         return Ranks == 1 ? line
-            : line + string.Create(invariant, $"; all-reduce {AllReduceBytesPerStep / 1e6:F1} MB per rank and step, {AllReduceBytesPerStep * Steps / Math.Max(CommunicationSeconds, 1e-9) / 1e9:F2} GB/s while communicating");
+            : line + string.Create(invariant, $"; all-reduce {AllReduceBytesPerStep / 1e6:F1} MB per rank and step, "
+                + $"{AllReduceBytesPerStep * Steps / Math.Max(CommunicationSeconds, 1e-9) / 1e9:F2} GB/s while communicating");
     }
 }
 
@@ -45,7 +47,8 @@ public sealed record DataParallelBenchmarkResult(DataParallelRun Alone, DataPara
     public override string ToString() => string.Join("\n",
         string.Create(CultureInfo.InvariantCulture, $"{Processors} processors, load average before {LoadAverageBefore ?? "n/a"}, after {LoadAverageAfter ?? "n/a"}"),
         Alone.ToString(), Parallel.ToString(),
-        string.Create(CultureInfo.InvariantCulture, $"speed-up {Speedup:F2}x with {Parallel.Ranks} ranks; memory copy bound on this machine {MemoryCopyGigabytesPerSecond:F1} GB/s"));
+        string.Create(CultureInfo.InvariantCulture, $"speed-up {Speedup:F2}x with {Parallel.Ranks} ranks; "
+            + $"memory copy bound on this machine {MemoryCopyGigabytesPerSecond:F1} GB/s"));
 
     /// <summary>Copies a buffer of <paramref name="bytes"/> repeatedly and reports the fastest rate (read + write counted once).</summary>
     public static double MeasureMemoryCopy(long bytes = 256L << 20, int repeats = 5)

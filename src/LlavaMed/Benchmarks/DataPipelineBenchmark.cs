@@ -46,11 +46,14 @@ public sealed record DataPipelineBenchmarkResult(DataPipelineBenchmarkOptions Op
     public bool PipelineIsBottleneck => Loader.SamplesPerSecond < TrainingStep.SamplesPerSecond;
 
     public string Verdict => PipelineIsBottleneck
-        ? string.Create(CultureInfo.InvariantCulture, $"the data pipeline is the bottleneck: it delivers {Loader.SamplesPerSecond:F0} samples/s, the training step consumes {TrainingStep.SamplesPerSecond:F0}")
-        : string.Create(CultureInfo.InvariantCulture, $"the training step is the bottleneck: it consumes {TrainingStep.SamplesPerSecond:F0} samples/s, the data pipeline delivers {Loader.SamplesPerSecond:F0}");
+        ? string.Create(CultureInfo.InvariantCulture, $"the data pipeline is the bottleneck: it delivers {Loader.SamplesPerSecond:F0} samples/s, the training step consumes "
+            + $"{TrainingStep.SamplesPerSecond:F0}")
+        : string.Create(CultureInfo.InvariantCulture, $"the training step is the bottleneck: it consumes {TrainingStep.SamplesPerSecond:F0} samples/s, the data pipeline "
+            + $"delivers {Loader.SamplesPerSecond:F0}");
 
     public override string ToString() => string.Join("\n",
-        $"{Processors} processors, {Workers} loader workers, fastest of {Options.Repeats} runs, load average before {LoadAverageBefore ?? "n/a"}, after {LoadAverageAfter ?? "n/a"}",
+        $"{Processors} processors, {Workers} loader workers, fastest of {Options.Repeats} runs, load average before {LoadAverageBefore ?? "n/a"}, after "
+            + $"{LoadAverageAfter ?? "n/a"}",
         Loader, TrainingStep, EndToEnd, Verdict);
 }
 

@@ -21,15 +21,15 @@ public sealed partial class CheckpointTensors : IDisposable
     /// <summary>transformers' default <c>max_shard_size</c> ("5GB", decimal).</summary>
     public const long DefaultMaxShardBytes = 5_000_000_000;
 
-    private readonly IReadOnlyList<SafetensorsFile> _files;
-    private readonly Dictionary<string, SafetensorsFile> _fileByTensor;
+    private readonly IReadOnlyList<SafetensorsFile> files;
+    private readonly Dictionary<string, SafetensorsFile> fileByTensor;
 
     private CheckpointTensors(string source, IReadOnlyList<SafetensorsFile> files,
         Dictionary<string, SafetensorsFile> fileByTensor)
     {
         Source = source;
-        _files = files;
-        _fileByTensor = fileByTensor;
+        this.files = files;
+        this.fileByTensor = fileByTensor;
         Names = fileByTensor.Keys.Order(StringComparer.Ordinal).ToArray();
     }
 
@@ -57,7 +57,7 @@ public sealed partial class CheckpointTensors : IDisposable
             $"checkpoint folder '{folderOrFile}' has neither {IndexFileName} nor {SingleFileName}", singlePath);
     }
 
-    public bool Contains(string name) => _fileByTensor.ContainsKey(name);
+    public bool Contains(string name) => fileByTensor.ContainsKey(name);
 
     public SafetensorsTensorInfo GetInfo(string name) => FileOf(name).GetInfo(name);
 
@@ -74,10 +74,10 @@ public sealed partial class CheckpointTensors : IDisposable
 
     public void Dispose()
     {
-        foreach (var file in _files) file.Dispose();
+        foreach (var file in files) file.Dispose();
     }
 
-    private SafetensorsFile FileOf(string name) => _fileByTensor.TryGetValue(name, out var file)
+    private SafetensorsFile FileOf(string name) => fileByTensor.TryGetValue(name, out var file)
         ? file
         : throw new KeyNotFoundException($"tensor '{name}' is not in checkpoint '{Source}'");
 

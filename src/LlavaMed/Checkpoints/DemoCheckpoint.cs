@@ -28,7 +28,7 @@ public sealed record DemoCheckpoint(string ModelFolder, string ImagePath)
         var tokenizer = LlavaTokenizer.FromFolder(staging);
         using (var scope = NewDisposeScope())
         {
-            using var model = new LlavaForCausalLM(Config(tokenizer.VocabularySize));
+            using var model = new LlavaForCausalLM(TinyModels.Demo(tokenizer.VocabularySize));
             WeightInitialization.Initialize(model, Seed);
             CheckpointWriter.Save(model, staging, extraMeta: new JsonObject
             {
@@ -41,18 +41,6 @@ public sealed record DemoCheckpoint(string ModelFolder, string ImagePath)
         Directory.Move(staging, folder);
         return demo;
     }
-
-    /// <summary>The fixture's tiny shapes (hidden 64, 2 layers, GQA 4/2, 56-px CLIP with 16 patches).</summary>
-    public static LlavaConfig Config(int vocabularySize) => new()
-    {
-        VocabSize = vocabularySize, HiddenSize = 64, IntermediateSize = 160, NumHiddenLayers = 2,
-        NumAttentionHeads = 4, NumKeyValueHeads = 2, MaxPositionEmbeddings = 2048,
-        MmHiddenSize = 32, MmProjectorType = "mlp2x_gelu", ImageAspectRatio = "pad", TokenizerModelMaxLength = 2048,
-        Vision = new ClipVisionConfig
-        {
-            HiddenSize = 32, IntermediateSize = 64, NumHiddenLayers = 2, NumAttentionHeads = 2, ImageSize = 56, PatchSize = 14,
-        },
-    };
 
     /// <summary>Caption-like sentences from a few templates: enough text for a small tokenizer to learn the
     /// words the demo's prompts use.</summary>

@@ -36,7 +36,7 @@ public static class RandomCheckpoint
             MmProjectorType = "linear", MmVisionTower = "openai/clip-vit-large-patch14", MmUseImStartEnd = true,
             ImageAspectRatio = "square", TokenizerModelMaxLength = 2048, Vision = new ClipVisionConfig { ImageSize = 224 },
         },
-        ["demo"] = DemoCheckpoint.Config(TokenizerVocabularySize),
+        ["demo"] = TinyModels.Demo(TokenizerVocabularySize),
     };
 
     /// <summary>Writes the checkpoint to <paramref name="folder"/> (created; weight files of an earlier save are

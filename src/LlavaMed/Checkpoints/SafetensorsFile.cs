@@ -25,16 +25,16 @@ public sealed class SafetensorsFile : IDisposable
     /// so bigger tensors go through narrowed views.</summary>
     private const long MaxChunkBytes = 1L << 30;
 
-    private readonly SafeFileHandle _file;
-    private readonly SafetensorsHeader _header;
-    private readonly Dictionary<string, SafetensorsTensorInfo> _tensorsByName;
+    private readonly SafeFileHandle file;
+    private readonly SafetensorsHeader header;
+    private readonly Dictionary<string, SafetensorsTensorInfo> tensorsByName;
 
     private SafetensorsFile(string path, SafeFileHandle file, SafetensorsHeader header)
     {
         Path = path;
-        _file = file;
-        _header = header;
-        _tensorsByName = header.TensorsInFileOrder.ToDictionary(tensor => tensor.Name);
+        this.file = file;
+        this.header = header;
+        tensorsByName = header.TensorsInFileOrder.ToDictionary(tensor => tensor.Name);
         Names = header.TensorsInFileOrder.Select(tensor => tensor.Name).ToArray();
     }
 
@@ -44,7 +44,7 @@ public sealed class SafetensorsFile : IDisposable
     public IReadOnlyList<string> Names { get; }
 
     /// <summary>The header's <c>__metadata__</c> (empty when absent).</summary>
-    public IReadOnlyDictionary<string, string> Metadata => _header.Metadata;
+    public IReadOnlyDictionary<string, string> Metadata => header.Metadata;
 
     /// <summary>Opens and validates <paramref name="path"/>; throws <see cref="CheckpointFormatException"/> when the
     /// file is not a well-formed safetensors file.</summary>
@@ -62,9 +62,9 @@ public sealed class SafetensorsFile : IDisposable
         }
     }
 
-    public bool Contains(string name) => _tensorsByName.ContainsKey(name);
+    public bool Contains(string name) => tensorsByName.ContainsKey(name);
 
-    public SafetensorsTensorInfo GetInfo(string name) => _tensorsByName.TryGetValue(name, out var info)
+    public SafetensorsTensorInfo GetInfo(string name) => tensorsByName.TryGetValue(name, out var info)
         ? info
         : throw new KeyNotFoundException($"tensor '{name}' is not in '{Path}'");
 
@@ -113,14 +113,14 @@ public sealed class SafetensorsFile : IDisposable
         }
         var elementSize = info.Dtype.ElementSize();
         var buffer = staging.For(storedType);
-        var fileOffset = _header.DataSectionStart + info.DataStart;
+        var fileOffset = header.DataSectionStart + info.DataStart;
         using var flat = destination.view(-1);
         var count = flat.shape[0];
         for (long first = 0; first < count; first += buffer.shape[0])
         {
             var length = Math.Min(buffer.shape[0], count - first);
             using var slice = buffer.narrow(0, 0, length);
-            SafetensorsHeader.ReadExactly(_file, Path, slice.bytes, fileOffset + first * elementSize);
+            SafetensorsHeader.ReadExactly(file, Path, slice.bytes, fileOffset + first * elementSize);
             using var target = flat.narrow(0, first, length);
             target.copy_(slice);
         }
@@ -128,10 +128,10 @@ public sealed class SafetensorsFile : IDisposable
 
     private void ReadInto(Tensor destination, SafetensorsTensorInfo info)
     {
-        var fileOffset = _header.DataSectionStart + info.DataStart;
+        var fileOffset = header.DataSectionStart + info.DataStart;
         using var flat = destination.view(-1);
         ForEachChunk(flat, info.Dtype.ElementSize(), (chunk, chunkOffset) =>
-            SafetensorsHeader.ReadExactly(_file, Path, chunk.bytes, fileOffset + chunkOffset));
+            SafetensorsHeader.ReadExactly(file, Path, chunk.bytes, fileOffset + chunkOffset));
     }
 
     /// <summary>Calls <paramref name="action"/> on views of a flat contiguous CPU tensor, each at most
@@ -147,7 +147,7 @@ public sealed class SafetensorsFile : IDisposable
         }
     }
 
-    public void Dispose() => _file.Dispose();
+    public void Dispose() => file.Dispose();
 
     /// <summary>
     /// Writes <paramref name="tensors"/> as the Python <c>safetensors</c> library does (<c>save_file</c>): data laid

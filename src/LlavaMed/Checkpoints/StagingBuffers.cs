@@ -10,25 +10,25 @@ public sealed class StagingBuffers(long bufferBytes = StagingBuffers.DefaultBuff
 {
     public const long DefaultBufferBytes = 64L << 20;
 
-    private readonly Dictionary<ScalarType, Tensor> _buffers = [];
+    private readonly Dictionary<ScalarType, Tensor> buffers = [];
 
     public long BufferBytes { get; } = bufferBytes;
 
     /// <summary>A flat CPU tensor of <paramref name="dtype"/> holding <see cref="BufferBytes"/> (created on first use).</summary>
     public Tensor For(ScalarType dtype)
     {
-        if (!_buffers.TryGetValue(dtype, out var buffer))
+        if (!buffers.TryGetValue(dtype, out var buffer))
         {
             using var probe = empty(0, dtype);
             buffer = empty(Math.Max(1, BufferBytes / probe.ElementSize), dtype);
-            _buffers.Add(dtype, buffer);
+            buffers.Add(dtype, buffer);
         }
         return buffer;
     }
 
     public void Dispose()
     {
-        foreach (var buffer in _buffers.Values) buffer.Dispose();
-        _buffers.Clear();
+        foreach (var buffer in buffers.Values) buffer.Dispose();
+        buffers.Clear();
     }
 }

@@ -151,11 +151,13 @@ public static class CurriculumReport
     const string Method =
         "The starting model plays the general LLaVA that LLaVA-Med starts from. Its vision tower was pretrained to predict the words of "
         + "each image's caption (general scenes and the training figures' alignment captions, as BiomedCLIP and PMC-CLIP pretrain on "
-        + "figure-caption pairs; images shifted and contrast-jittered so that it does not memorise them): LLaVA-Med keeps the tower frozen in every stage, so it must already see organs, findings, sides, sizes and "
+        + "figure-caption pairs; images shifted and contrast-jittered so that it does not memorise them): LLaVA-Med keeps the tower frozen in every stage, so it must already "
+            + "see organs, findings, sides, sizes and "
         + "counts. Its language model was pretrained on text alone, and it went through LLaVA's two stages on the general scenes (projector "
         + "alignment on captions, instruction tuning on conversations). The curriculum then runs stage 1 (projector only, plain template, "
         + "figure captions), stage 2 (projector + LM, self-instruct conversations written offline from each figure's ground truth) and stage 3 "
-        + "(projector + LM, VQA train split, each image's questions trained as one packed row that gives the loss of separate rows). Every model is evaluated on held-out figures: VQA test split (both metric sets), captions "
+        + "(projector + LM, VQA train split, each image's questions trained as one packed row that gives the loss of separate rows). Every model is evaluated on held-out "
+            + "figures: VQA test split (both metric sets), captions "
         + "(plain template, strict token F1 and BLEU-4 against the reference caption) and qa50-style chat questions (token F1 against the reference answer).";
 
     static string Markdown(CurriculumResult r)
@@ -210,7 +212,8 @@ public static class CurriculumReport
         foreach (var (kind, pick) in new (string, Func<StageEvaluation, TextScores>)[] { ("caption", e => e.Captions), ("chat", e => e.Chat) })
             foreach (var (example, index) in pick(r.Start.Evaluation).Examples.Select((e, i) => (e, i)))
             {
-                md.AppendLine($"{Image(example.Image)}").AppendLine().AppendLine($"**{kind}** {(kind == "chat" ? $"**Q:** {example.Question} " : "")}**Reference:** {example.Reference}").AppendLine();
+                md.AppendLine($"{Image(example.Image)}").AppendLine().AppendLine($"**{kind}** {(kind == "chat" ? $"**Q:** {example.Question} " : "")}**Reference:** "
+                    + $"{example.Reference}").AppendLine();
                 foreach (var stage in All(r)) md.AppendLine($"- {stage.Name}: {Escape(pick(stage.Evaluation).Examples[index].Answer)}");
                 md.AppendLine();
             }
@@ -225,7 +228,8 @@ public static class CurriculumReport
         string Img(string path) => $"<img src=\"data:image/png;base64,{Convert.ToBase64String(File.ReadAllBytes(path))}\" width=\"112\">";
         var html = new StringBuilder();
         html.Append("<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>LLaVA-Med curriculum report</title>")
-            .Append("<style>body{font-family:sans-serif;max-width:1100px;margin:auto}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px}</style></head><body>")
+            .Append("<style>body{font-family:sans-serif;max-width:1100px;margin:auto}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px "
+                + "8px}</style></head><body>")
             .Append(Chart.PlotlyScriptElement()) // once for every chart below
             .Append("<h1>LLaVA-Med curriculum report</h1>").Append($"<p>{E(Intro(r))}</p><p>{E(Method)}</p><ul>");
         foreach (var note in r.DataNotes) html.Append($"<li>{E(note)}</li>");

@@ -155,7 +155,8 @@ public static class PaperTables
             ? ("open: exact match", "closed: accuracy")
             : ("open: recall", "closed: `closed_accuracy`, run_eval.py's rule at v1.0.0; numbers published before that fix may follow "
                + $"the pre-fix rule, `{LlavaMedV1Scores.PreFixClosedAccuracyKey}` in metrics.json");
-        return new PaperTable("VQA (the paper's layout: methods by data set, open and closed)", ["method", .. VqaDatasets.SelectMany(d => new[] { $"{d.Title} open", $"{d.Title} closed" })], rows,
+        return new PaperTable("VQA (the paper's layout: methods by data set, open and closed)",
+            ["method", .. VqaDatasets.SelectMany(d => new[] { $"{d.Title} open", $"{d.Title} closed" })], rows,
             $"Percent after stage 3, metric set `{metricSet}` ({open}; {closed}). `-`: no run on that data set. SLAKE and PathVQA columns fill "
             + "in from runs fine-tuned on them; the synthetic column is the workbench's embedded corpus, not a paper data set.");
     }

@@ -25,7 +25,8 @@ public static class CollectiveSelfTest
             yield return Check($"all-reduce float32 x{size}", ScaledRamp(size, rank + 1, ScalarType.Float32), group.AllReduceSum, ScaledRamp(size, rankSum, ScalarType.Float32));
 
         yield return Check("all-reduce float32 in place, non-contiguous view", Transposed(rank + 1), group.AllReduceSum, Transposed(rankSum));
-        yield return Check("all-reduce bfloat16 (float32 reduction) x129", ScaledRamp(129, rank + 1, ScalarType.BFloat16), group.AllReduceSum, ScaledRamp(129, rankSum, ScalarType.BFloat16));
+        yield return Check("all-reduce bfloat16 (float32 reduction) x129", ScaledRamp(129, rank + 1, ScalarType.BFloat16), group.AllReduceSum,
+            ScaledRamp(129, rankSum, ScalarType.BFloat16));
         yield return Check("all-reduce int64 x33", ScaledRamp(33, rank + 1, ScalarType.Int64), group.AllReduceSum, ScaledRamp(33, rankSum, ScalarType.Int64));
 
         int root = ranks - 1;

@@ -23,8 +23,10 @@ static class MpiNative
     [DllImport(Library)] public static extern int MPI_Ibarrier(IntPtr comm, out IntPtr request);
     [DllImport(Library)] public static extern int MPI_Iallreduce(IntPtr send, IntPtr receive, int count, IntPtr datatype, IntPtr op, IntPtr comm, out IntPtr request);
     [DllImport(Library)] public static extern int MPI_Ibcast(IntPtr buffer, int count, IntPtr datatype, int root, IntPtr comm, out IntPtr request);
-    [DllImport(Library)] public static extern int MPI_Iallgather(IntPtr send, int sendCount, IntPtr sendType, IntPtr receive, int receiveCount, IntPtr receiveType, IntPtr comm, out IntPtr request);
-    [DllImport(Library)] public static extern int MPI_Ireduce_scatter_block(IntPtr send, IntPtr receive, int receiveCount, IntPtr datatype, IntPtr op, IntPtr comm, out IntPtr request);
+    [DllImport(Library)] public static extern int MPI_Iallgather(IntPtr send, int sendCount, IntPtr sendType, IntPtr receive, int receiveCount, IntPtr receiveType,
+                                                                IntPtr comm, out IntPtr request);
+    [DllImport(Library)] public static extern int MPI_Ireduce_scatter_block(IntPtr send, IntPtr receive, int receiveCount, IntPtr datatype, IntPtr op, IntPtr comm,
+                                                                           out IntPtr request);
 
     /// <summary>The predefined handles, read once from the loaded library.</summary>
     public sealed record Handles(IntPtr CommWorld, IntPtr Float, IntPtr Double, IntPtr Int64, IntPtr Byte, IntPtr Sum)
@@ -38,7 +40,8 @@ static class MpiNative
             }
             catch (DllNotFoundException e)
             {
-                throw new DistributedException($"Open MPI's {Library} could not be loaded ({e.Message.Split('\n')[0]}); install Open MPI 4 (Debian: environment/install-openmpi.sh)", e);
+                throw new DistributedException($"Open MPI's {Library} could not be loaded ({e.Message.Split('\n')[0]}); install Open MPI 4 (Debian: "
+                    + $"environment/install-openmpi.sh)", e);
             }
             IntPtr Export(string name) => NativeLibrary.TryGetExport(library, name, out var address) ? address
                 : throw new DistributedException($"{Library} does not export {name}: not Open MPI 4");

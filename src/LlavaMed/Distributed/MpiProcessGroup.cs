@@ -37,7 +37,8 @@ public sealed class MpiProcessGroup : ProcessGroup
         Check(MPI_Comm_rank(handles.CommWorld, out var rank), "MPI_Comm_rank");
         Check(MPI_Comm_size(handles.CommWorld, out var size), "MPI_Comm_size");
         if (rank != launch.Rank || size != launch.WorldSize)
-            throw new DistributedException($"MPI says rank {rank} of {size}, the {launch.Launcher} environment rank {launch.Rank} of {launch.WorldSize}: launch with Open MPI's mpirun (or srun --mpi=pmix)");
+            throw new DistributedException($"MPI says rank {rank} of {size}, the {launch.Launcher} environment rank {launch.Rank} of {launch.WorldSize}: launch with Open MPI's "
+                + $"mpirun (or srun --mpi=pmix)");
         return new MpiProcessGroup(handles, rank, size, launch.LocalRank, options.MaxElementsPerCall) { Timeout = options.Timeout };
     }
 
@@ -97,7 +98,8 @@ public sealed class MpiProcessGroup : ProcessGroup
         foreach (var (offset, count) in Chunks(shardElements))
         {
             using var gathered = send.Temporary((long)count * WorldSize);
-            Check(MPI_Iallgather(send.Address + (nint)(offset * send.ElementSize), count, type, gathered.Address, count, type, handles.CommWorld, out var request), "MPI_Iallgather");
+            Check(MPI_Iallgather(send.Address + (nint)(offset * send.ElementSize), count, type, gathered.Address, count, type, handles.CommWorld, out var request),
+                  "MPI_Iallgather");
             Wait(request, $"all-gather of {shardElements} elements per rank");
             using var noGrad = no_grad();
             using var target = columns.narrow(1, offset, count);
@@ -125,7 +127,8 @@ public sealed class MpiProcessGroup : ProcessGroup
             using var noGrad = no_grad();
             using var slice = columns.narrow(1, offset, count);
             using var contiguous = TensorBuffer.For(slice, read: true, write: false);
-            Check(MPI_Ireduce_scatter_block(contiguous.Address, receive.Address + (nint)(offset * receive.ElementSize), count, type, handles.Sum, handles.CommWorld, out var request), "MPI_Ireduce_scatter_block");
+            Check(MPI_Ireduce_scatter_block(contiguous.Address, receive.Address + (nint)(offset * receive.ElementSize), count, type, handles.Sum, handles.CommWorld,
+                                            out var request), "MPI_Ireduce_scatter_block");
             Wait(request, $"reduce-scatter of {shardElements} elements per rank");
         }
     }

@@ -40,7 +40,8 @@ static class NcclNative
     public static void EnsureLoaded()
     {
         if (NativeLibrary.TryLoad(Library, typeof(NcclNative).Assembly, null, out _)) return;
-        throw new DistributedException($"NCCL's {Library} could not be loaded: the NCCL backend needs a CUDA machine with NCCL 2 installed (or a PyTorch CUDA wheel's nvidia/nccl/lib on LD_LIBRARY_PATH); use the MPI backend on CPUs");
+        throw new DistributedException($"NCCL's {Library} could not be loaded: the NCCL backend needs a CUDA machine with NCCL 2 installed (or a PyTorch CUDA wheel's "
+            + $"nvidia/nccl/lib on LD_LIBRARY_PATH); use the MPI backend on CPUs");
     }
 
     public static void Check(int result, string call)

@@ -117,7 +117,8 @@ public sealed class NcclProcessGroup : ProcessGroup
         if (Volatile.Read(ref aborted) == 1)
         {
             communicator = IntPtr.Zero;
-            throw new CollectiveTimeoutException($"rank {Rank}: {call} did not complete within {Timeout.TotalSeconds:F0} s: another rank failed, hangs or never reached it (communicator aborted)");
+            throw new CollectiveTimeoutException($"rank {Rank}: {call} did not complete within {Timeout.TotalSeconds:F0} s: another rank failed, hangs or never reached it "
+                + $"(communicator aborted)");
         }
         Check(ncclCommGetAsyncError(comm, out var asyncError), "ncclCommGetAsyncError");
         Check(asyncError, call);

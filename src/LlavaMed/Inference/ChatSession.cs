@@ -13,12 +13,12 @@ namespace LlavaMed.Inference;
 /// </summary>
 public sealed class ChatSession
 {
-    private readonly LlavaPipeline _pipeline;
-    private readonly List<ChatMessage> _messages = [];
+    private readonly LlavaPipeline pipeline;
+    private readonly List<ChatMessage> messages = [];
 
     public ChatSession(LlavaPipeline pipeline, RgbImage image, GenerationOptions? options = null)
     {
-        _pipeline = pipeline;
+        this.pipeline = pipeline;
         Image = image;
         Options = options ?? pipeline.DefaultGenerationOptions();
     }
@@ -27,14 +27,14 @@ public sealed class ChatSession
     public GenerationOptions Options { get; }
 
     /// <summary>The finished turns: user and assistant messages, alternating (the image marker is not in them).</summary>
-    public IReadOnlyList<ChatMessage> Messages => _messages;
+    public IReadOnlyList<ChatMessage> Messages => messages;
 
     /// <summary>The prompt the last question was answered from, exactly as the model saw it (null before the first
     /// question and after <see cref="Reset"/>).</summary>
     public string? Prompt { get; private set; }
 
     /// <summary>The prompt the model would see for <paramref name="question"/> as the next turn.</summary>
-    public string PromptFor(string question) => _pipeline.BuildPrompt([.. _messages, ChatMessage.User(question)]);
+    public string PromptFor(string question) => pipeline.BuildPrompt([.. messages, ChatMessage.User(question)]);
 
     /// <summary>Streams the answer to the next question (lazily: nothing happens until enumerated). The turn is
     /// recorded when the stream ends, also when the caller stops early (with the text shown so far); a turn that
@@ -50,7 +50,7 @@ public sealed class ChatSession
     /// <summary>Starts a new conversation, about <paramref name="image"/> when given, else the same image.</summary>
     public void Reset(RgbImage? image = null)
     {
-        _messages.Clear();
+        messages.Clear();
         Prompt = null;
         if (image is not null) Image = image;
     }
@@ -62,10 +62,10 @@ public sealed class ChatSession
         var answer = new StringBuilder();
         var finished = false;
         Prompt = prompt;
-        _messages.Add(ChatMessage.User(question));
+        messages.Add(ChatMessage.User(question));
         try
         {
-            foreach (var piece in _pipeline.StreamAnswer(Image, prompt, Options))
+            foreach (var piece in pipeline.StreamAnswer(Image, prompt, Options))
             {
                 answer.Append(piece);
                 yield return piece;
@@ -75,10 +75,10 @@ public sealed class ChatSession
         finally
         {
             if (finished || answer.Length > 0)
-                _messages.Add(ChatMessage.Assistant(answer.ToString().Trim()));
+                messages.Add(ChatMessage.Assistant(answer.ToString().Trim()));
             else
             {
-                _messages.RemoveAt(_messages.Count - 1);
+                messages.RemoveAt(messages.Count - 1);
                 Prompt = previousPrompt;
             }
         }

@@ -35,13 +35,13 @@ public sealed class LlavaTokenizer
 
     private const char SentencePieceSpace = '\u2581';
 
-    private readonly LlamaTokenizer _sentencePiece;
-    private readonly string[] _pieceById;
-    private readonly ImmutableDictionary<string, int> _idByToken;
-    private readonly ImmutableHashSet<int> _controlIds;   // bos/eos/unk/pad: HF all_special_ids
-    private readonly ImmutableHashSet<int> _addedIds;     // from added_tokens.json
-    private readonly string[] _splitTokensLongestFirst;
-    private readonly int _unkPrefixLength;
+    private readonly LlamaTokenizer sentencePiece;
+    private readonly string[] pieceById;
+    private readonly ImmutableDictionary<string, int> idByToken;
+    private readonly ImmutableHashSet<int> controlIds;   // bos/eos/unk/pad: HF all_special_ids
+    private readonly ImmutableHashSet<int> addedIds;     // from added_tokens.json
+    private readonly string[] splitTokensLongestFirst;
+    private readonly int unkPrefixLength;
 
     public LlavaTokenizerOptions Options { get; }
     public int BosId { get; }
@@ -54,12 +54,12 @@ public sealed class LlavaTokenizer
     /// "no limit").</summary>
     public int? ModelMaxLength { get; }
     /// <summary>SentencePiece pieces plus added tokens (the embedding rows a checkpoint needs).</summary>
-    public int VocabularySize => _pieceById.Length;
+    public int VocabularySize => pieceById.Length;
 
     private LlavaTokenizer(LlamaTokenizer sentencePiece, IReadOnlyDictionary<string, int> addedTokens,
         string? padToken, bool addBos, bool addEos, int? modelMaxLength, LlavaTokenizerOptions options)
     {
-        _sentencePiece = sentencePiece;
+        this.sentencePiece = sentencePiece;
         Options = options;
         AddBosToken = addBos;
         AddEosToken = addEos;
@@ -67,24 +67,24 @@ public sealed class LlavaTokenizer
 
         var vocabulary = sentencePiece.Vocabulary;
         var size = Math.Max(vocabulary.Values.DefaultIfEmpty(-1).Max(), addedTokens.Values.DefaultIfEmpty(-1).Max()) + 1;
-        _pieceById = new string[size];
-        foreach (var (piece, id) in vocabulary) _pieceById[id] = piece;
-        foreach (var (token, id) in addedTokens) _pieceById[id] = token;
+        pieceById = new string[size];
+        foreach (var (piece, id) in vocabulary) pieceById[id] = piece;
+        foreach (var (token, id) in addedTokens) pieceById[id] = token;
         var idByToken = vocabulary.ToDictionary(kv => kv.Key, kv => kv.Value);
         foreach (var (token, id) in addedTokens) idByToken[token] = id;
-        _idByToken = idByToken.ToImmutableDictionary();
+        this.idByToken = idByToken.ToImmutableDictionary();
 
         BosId = sentencePiece.BeginningOfSentenceId;
         EosId = sentencePiece.EndOfSentenceId;
         UnkId = sentencePiece.UnknownId;
-        PadId = padToken is not null && _idByToken.TryGetValue(padToken, out var pad) ? pad : null;
-        _controlIds = new[] { BosId, EosId, UnkId }.Concat(PadId is { } p ? [p] : Array.Empty<int>()).ToImmutableHashSet();
-        _addedIds = addedTokens.Values.ToImmutableHashSet();
+        PadId = padToken is not null && this.idByToken.TryGetValue(padToken, out var pad) ? pad : null;
+        controlIds = new[] { BosId, EosId, UnkId }.Concat(PadId is { } p ? [p] : Array.Empty<int>()).ToImmutableHashSet();
+        addedIds = addedTokens.Values.ToImmutableHashSet();
 
-        _splitTokensLongestFirst = _controlIds.Concat(_addedIds).Select(id => _pieceById[id]).Distinct()
+        splitTokensLongestFirst = controlIds.Concat(addedIds).Select(id => pieceById[id]).Distinct()
             .OrderByDescending(t => t.Length).ToArray();
         // HF's trick for encoding without the dummy prefix: encode "<unk>" + text and drop the pieces of "<unk>".
-        _unkPrefixLength = EncodeSentencePiece(_pieceById[UnkId]).Count;
+        unkPrefixLength = EncodeSentencePiece(pieceById[UnkId]).Count;
     }
 
     /// <summary>Loads <c>tokenizer.model</c> plus the optional <c>tokenizer_config.json</c>,
@@ -121,13 +121,13 @@ public sealed class LlavaTokenizer
     }
 
     /// <summary>The id of a piece or added token, or null when the vocabulary has no such entry.</summary>
-    public int? TokenToId(string token) => _idByToken.TryGetValue(token, out var id) ? id : null;
+    public int? TokenToId(string token) => idByToken.TryGetValue(token, out var id) ? id : null;
 
     /// <summary>The piece or added token with this id.</summary>
-    public string IdToToken(int id) => _pieceById[id];
+    public string IdToToken(int id) => pieceById[id];
 
     /// <summary>True for bos/eos/unk/pad and added tokens: what <c>skipSpecialTokens</c> drops.</summary>
-    public bool IsSpecial(long id) => id is >= 0 and <= int.MaxValue && (_controlIds.Contains((int)id) || _addedIds.Contains((int)id));
+    public bool IsSpecial(long id) => id is >= 0 and <= int.MaxValue && (controlIds.Contains((int)id) || addedIds.Contains((int)id));
 
     /// <summary>HF <c>tokenizer(text).input_ids</c> with <see cref="AddBosToken"/>/<see cref="AddEosToken"/>.</summary>
     public IReadOnlyList<int> Encode(string text) => Encode(text, AddBosToken, AddEosToken);
@@ -179,12 +179,12 @@ public sealed class LlavaTokenizer
 
     /// <summary>Raw SentencePiece encoding (dummy prefix, no special-token handling).</summary>
     public IReadOnlyList<int> EncodeSentencePiece(string text) =>
-        text.Length == 0 ? [] : _sentencePiece.EncodeToIds(text, addBeginningOfSentence: false, addEndOfSentence: false);
+        text.Length == 0 ? [] : sentencePiece.EncodeToIds(text, addBeginningOfSentence: false, addEndOfSentence: false);
 
     /// <summary>The bytes a non-special piece stands for: "&lt;0xNN&gt;" is one byte, "▁" is a space.</summary>
     internal byte[] PieceBytes(int id, out bool startsWithSpace)
     {
-        var piece = _pieceById[id];
+        var piece = pieceById[id];
         if (piece.Length == 6 && piece.StartsWith("<0x", StringComparison.Ordinal) && piece[5] == '>'
             && byte.TryParse(piece.AsSpan(3, 2), System.Globalization.NumberStyles.HexNumber, null, out var b))
         {
@@ -195,7 +195,7 @@ public sealed class LlavaTokenizer
         return Encoding.UTF8.GetBytes(piece.Replace(SentencePieceSpace, ' '));
     }
 
-    internal bool IsControl(long id) => id is >= 0 and <= int.MaxValue && _controlIds.Contains((int)id);
+    internal bool IsControl(long id) => id is >= 0 and <= int.MaxValue && controlIds.Contains((int)id);
 
     // legacy=True: each segment is a fresh sp.encode call, so text after "</s>" starts with "▁" again.
     private IEnumerable<int> EncodeLegacy(string text)
@@ -218,15 +218,15 @@ public sealed class LlavaTokenizer
             if (segment.TokenId is { } id) ids.Add(id);
             else ids.AddRange(EncodeWithoutDummyPrefix(segment.Text));
         }
-        if (ids.Count > 1 && _pieceById[ids[0]] == SentencePieceSpace.ToString() && IsSpecial(ids[1])) ids.RemoveAt(0);
+        if (ids.Count > 1 && pieceById[ids[0]] == SentencePieceSpace.ToString() && IsSpecial(ids[1])) ids.RemoveAt(0);
         return ids;
     }
 
     private IEnumerable<int> EncodeWithoutDummyPrefix(string text)
     {
         if (text.Length == 0) return [];
-        var withUnk = EncodeSentencePiece(_pieceById[UnkId] + text.Replace(SentencePieceSpace, ' '));
-        return withUnk.Skip(_unkPrefixLength);
+        var withUnk = EncodeSentencePiece(pieceById[UnkId] + text.Replace(SentencePieceSpace, ' '));
+        return withUnk.Skip(unkPrefixLength);
     }
 
     private readonly record struct Segment(string Text, int? TokenId);
@@ -240,10 +240,10 @@ public sealed class LlavaTokenizer
         var position = 0;
         while (position < text.Length)
         {
-            var match = _splitTokensLongestFirst.FirstOrDefault(t => string.CompareOrdinal(text, position, t, 0, t.Length) == 0);
+            var match = splitTokensLongestFirst.FirstOrDefault(t => string.CompareOrdinal(text, position, t, 0, t.Length) == 0);
             if (match is null) { position++; continue; }
             if (position > start) segments.Add(new Segment(text[start..position], null));
-            segments.Add(new Segment(match, _idByToken[match]));
+            segments.Add(new Segment(match, idByToken[match]));
             position += match.Length;
             start = position;
         }
@@ -255,7 +255,7 @@ public sealed class LlavaTokenizer
             // (bos/eos/unk/pad are AddedToken(lstrip=False, rstrip=False) and keep it).
             for (var i = 0; i < segments.Count; i++)
             {
-                if (segments[i].TokenId is not { } id || !_addedIds.Contains(id) || _controlIds.Contains(id)) continue;
+                if (segments[i].TokenId is not { } id || !addedIds.Contains(id) || controlIds.Contains(id)) continue;
                 if (i + 1 < segments.Count && segments[i + 1].TokenId is null)
                     segments[i + 1] = segments[i + 1] with { Text = segments[i + 1].Text.TrimStart() };
                 if (i > 0 && segments[i - 1].TokenId is null)

@@ -202,9 +202,9 @@ public sealed class SentencePieceModel
         private const int WireLengthDelimited = 2;
         private const int WireFixed32 = 5;
 
-        private readonly MemoryStream _buffer = new();
+        private readonly MemoryStream buffer = new();
 
-        public byte[] ToArray() => _buffer.ToArray();
+        public byte[] ToArray() => buffer.ToArray();
 
         public void WriteVarint(int field, ulong value)
         {
@@ -229,7 +229,7 @@ public sealed class SentencePieceModel
             WriteTag(field, WireFixed32);
             Span<byte> bytes = stackalloc byte[4];
             BinaryPrimitives.WriteSingleLittleEndian(bytes, v);
-            _buffer.Write(bytes);
+            buffer.Write(bytes);
         }
 
         public void WriteString(int field, string? value)
@@ -242,7 +242,7 @@ public sealed class SentencePieceModel
             if (value is null) return;
             WriteTag(field, WireLengthDelimited);
             WriteRawVarint((ulong)value.Length);
-            _buffer.Write(value);
+            buffer.Write(value);
         }
 
         public void WriteMessage(int field, ProtoWriter message) => WriteBytes(field, message.ToArray());
@@ -253,10 +253,10 @@ public sealed class SentencePieceModel
         {
             while (value >= 0x80)
             {
-                _buffer.WriteByte((byte)(value | 0x80));
+                buffer.WriteByte((byte)(value | 0x80));
                 value >>= 7;
             }
-            _buffer.WriteByte((byte)value);
+            buffer.WriteByte((byte)value);
         }
     }
 }

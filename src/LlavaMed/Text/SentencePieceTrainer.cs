@@ -137,14 +137,14 @@ public static class SentencePieceTrainer
     /// skipped when popped.</summary>
     private sealed class BpeMerger
     {
-        private readonly int _maxPieceLength;
-        private readonly List<string> _symbolText = [];
-        private readonly Dictionary<string, int> _symbolId = new(StringComparer.Ordinal);
-        private readonly List<int>[] _words;
-        private readonly long[] _wordCounts;
-        private readonly Dictionary<long, PairStats> _pairs = [];
-        private readonly HashSet<long> _invalidPairs = [];
-        private readonly PriorityQueue<long, Candidate> _queue = new(CandidateOrder.Instance);
+        private readonly int maxPieceLength;
+        private readonly List<string> symbolText = [];
+        private readonly Dictionary<string, int> symbolId = new(StringComparer.Ordinal);
+        private readonly List<int>[] words;
+        private readonly long[] wordCounts;
+        private readonly Dictionary<long, PairStats> pairs = [];
+        private readonly HashSet<long> invalidPairs = [];
+        private readonly PriorityQueue<long, Candidate> queue = new(CandidateOrder.Instance);
 
         private sealed class PairStats(long key, string merged, int length)
         {
@@ -159,7 +159,7 @@ public static class SentencePieceTrainer
 
         public BpeMerger(List<string> sentences, HashSet<string> alphabet, int maxPieceLength)
         {
-            _maxPieceLength = maxPieceLength;
+            this.maxPieceLength = maxPieceLength;
             var wordCounts = new Dictionary<string, long>(StringComparer.Ordinal);
             foreach (var sentence in sentences)
                 foreach (var word in SplitIntoWords(sentence))
@@ -167,18 +167,18 @@ public static class SentencePieceTrainer
 
             // Ordinal order makes word indices, and so every later step, independent of hashing.
             var ordered = wordCounts.OrderBy(kv => kv.Key, StringComparer.Ordinal).ToList();
-            _words = new List<int>[ordered.Count];
-            _wordCounts = new long[ordered.Count];
+            words = new List<int>[ordered.Count];
+            this.wordCounts = new long[ordered.Count];
             for (var w = 0; w < ordered.Count; w++)
             {
-                _wordCounts[w] = ordered[w].Value;
-                _words[w] = ordered[w].Key.EnumerateRunes()
+                this.wordCounts[w] = ordered[w].Value;
+                words[w] = ordered[w].Key.EnumerateRunes()
                     .Select(r => r.ToString())
                     .Select(c => alphabet.Contains(c) ? Intern(c) : UnknownSymbol)
                     .ToList();
                 AddPairs(w, changed: null);
             }
-            foreach (var stats in _pairs.Values) Enqueue(stats);
+            foreach (var stats in pairs.Values) Enqueue(stats);
         }
 
         /// <summary>The new pieces in merge order. A merge whose result already exists (reached through another
@@ -187,9 +187,9 @@ public static class SentencePieceTrainer
         {
             var learned = new List<string>();
             var known = new HashSet<string>(StringComparer.Ordinal);
-            while (learned.Count < maxPieces && _queue.TryDequeue(out var key, out var candidate))
+            while (learned.Count < maxPieces && queue.TryDequeue(out var key, out var candidate))
             {
-                var stats = _pairs[key];
+                var stats = pairs[key];
                 if (stats.Count == 0 || stats.Count != candidate.Count) continue;   // stale queue entry
                 if (known.Add(stats.Merged)) learned.Add(stats.Merged);
                 Merge(stats);
@@ -204,7 +204,7 @@ public static class SentencePieceTrainer
             var changed = new HashSet<long>();
             foreach (var w in stats.Words.Order().ToList())
             {
-                var word = _words[w];
+                var word = words[w];
                 if (!ContainsPair(word, left, right)) continue;
                 RemovePairs(w, changed);
                 for (var i = 0; i + 1 < word.Count; i++)
@@ -217,18 +217,18 @@ public static class SentencePieceTrainer
             }
             foreach (var changedKey in changed.Order())
             {
-                var changedStats = _pairs[changedKey];
+                var changedStats = pairs[changedKey];
                 if (changedStats.Count > 0) Enqueue(changedStats);
             }
         }
 
         private void AddPairs(int w, HashSet<long>? changed)
         {
-            var word = _words[w];
+            var word = words[w];
             for (var i = 0; i + 1 < word.Count; i++)
             {
                 if (PairStatsFor(word[i], word[i + 1]) is not { } stats) continue;
-                stats.Count += _wordCounts[w];
+                stats.Count += wordCounts[w];
                 stats.Words.Add(w);
                 changed?.Add(stats.Key);
             }
@@ -236,11 +236,11 @@ public static class SentencePieceTrainer
 
         private void RemovePairs(int w, HashSet<long> changed)
         {
-            var word = _words[w];
+            var word = words[w];
             for (var i = 0; i + 1 < word.Count; i++)
             {
                 if (PairStatsFor(word[i], word[i + 1]) is not { } stats) continue;
-                stats.Count -= _wordCounts[w];
+                stats.Count -= wordCounts[w];
                 changed.Add(stats.Key);
             }
         }
@@ -250,23 +250,23 @@ public static class SentencePieceTrainer
         {
             if (left == UnknownSymbol || right == UnknownSymbol) return null;
             var key = Pack(left, right);
-            if (_pairs.TryGetValue(key, out var stats)) return stats;
-            if (_invalidPairs.Contains(key)) return null;
-            var merged = _symbolText[left] + _symbolText[right];
+            if (pairs.TryGetValue(key, out var stats)) return stats;
+            if (invalidPairs.Contains(key)) return null;
+            var merged = symbolText[left] + symbolText[right];
             var length = merged.EnumerateRunes().Count();
             if (!IsValidPiece(merged, length))
             {
-                _invalidPairs.Add(key);
+                invalidPairs.Add(key);
                 return null;
             }
             stats = new PairStats(key, merged, length);
-            _pairs[key] = stats;
+            pairs[key] = stats;
             return stats;
         }
 
         private bool IsValidPiece(string piece, int length)
         {
-            if (length > _maxPieceLength) return false;
+            if (length > maxPieceLength) return false;
             var whitespaceOnly = piece.All(c => c == WhitespaceSymbol);
             var position = 0;
             Script? previousScript = null;
@@ -288,14 +288,14 @@ public static class SentencePieceTrainer
             return true;
         }
 
-        private void Enqueue(PairStats stats) => _queue.Enqueue(stats.Key, new Candidate(stats.Count, stats.Length, stats.Merged));
+        private void Enqueue(PairStats stats) => queue.Enqueue(stats.Key, new Candidate(stats.Count, stats.Length, stats.Merged));
 
         private int Intern(string text)
         {
-            if (_symbolId.TryGetValue(text, out var id)) return id;
-            id = _symbolText.Count;
-            _symbolText.Add(text);
-            _symbolId[text] = id;
+            if (symbolId.TryGetValue(text, out var id)) return id;
+            id = symbolText.Count;
+            symbolText.Add(text);
+            symbolId[text] = id;
             return id;
         }
 

@@ -161,7 +161,9 @@ public sealed class AdamWOptimizer : IDisposable
         using var scope = NewDisposeScope();
         var entries = Entries().ToList();
         var steps = tensor(entries.Select(e => (float)e.State.Step).ToArray(), device: entries.Count > 0 ? entries[0].State.ExpAvg.device : CPU);
-        DataParallel.BroadcastFromMain(group, [steps, .. entries.SelectMany(e => e.State.Master is null ? new[] { e.State.ExpAvg, e.State.ExpAvgSq } : [e.State.ExpAvg, e.State.ExpAvgSq, e.State.Master])]);
+        DataParallel.BroadcastFromMain(group, [steps, .. entries.SelectMany(e => e.State.Master is null
+                                                                                  ? new[] { e.State.ExpAvg, e.State.ExpAvgSq }
+                                                                                  : [e.State.ExpAvg, e.State.ExpAvgSq, e.State.Master])]);
         var received = steps.data<float>().ToArray();
         for (int i = 0; i < entries.Count; i++) entries[i].State.Step = (long)received[i];
     }
@@ -178,7 +180,8 @@ public sealed class AdamWOptimizer : IDisposable
         var missing = expected.Except(file.Names).Order().ToList();
         var unexpected = file.Names.Except(expected).Order().ToList();
         if (missing.Count > 0 || unexpected.Count > 0)
-            throw new CheckpointFormatException(path, $"optimiser state does not match the parameter groups; missing [{string.Join(", ", missing)}], unexpected [{string.Join(", ", unexpected)}]");
+            throw new CheckpointFormatException(path, $"optimiser state does not match the parameter groups; missing [{string.Join(", ", missing)}], unexpected "
+                + $"[{string.Join(", ", unexpected)}]");
     }
 
     IEnumerable<(string Key, Parameter Parameter, Moments State)> Entries() =>

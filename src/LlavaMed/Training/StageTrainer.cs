@@ -117,7 +117,8 @@ public sealed class StageTrainer(ProcessGroup? processGroup = null)
         if (resumeFrom is not null)
         {
             if (state.GlobalBatchSize is { } saved && saved != globalBatchSize)
-                throw new ArgumentException($"{resumeFrom} was trained with global batches of {saved} samples, this run has {group.WorldSize} rank(s) x {stage.BatchSize} = {globalBatchSize}: resume with ranks x --batch-size = {saved}");
+                throw new ArgumentException($"{resumeFrom} was trained with global batches of {saved} samples, this run has {group.WorldSize} rank(s) x {stage.BatchSize} = "
+                    + $"{globalBatchSize}: resume with ranks x --batch-size = {saved}");
             optimizer?.Load(Path.Combine(resumeFrom, OptimizerStateFile));
             optimizer?.BroadcastFromMain(group);
             sharded?.Load(Path.Combine(resumeFrom, OptimizerStateFile));
@@ -125,7 +126,8 @@ public sealed class StageTrainer(ProcessGroup? processGroup = null)
         int startStep = state.Step;
         Report(Progress(stage, state, totalSteps, double.NaN, 0, 0, TimeSpan.Zero, TimeSpan.Zero,
                               resumeFrom is null
-                                  ? $"{dataset.Samples.Count} samples, {totalSteps} optimiser steps, {dataset.Report.Truncated} truncated, {dataset.Report.MismatchedIds.Count} with tokenization mismatch"
+                                  ? $"{dataset.Samples.Count} samples, {totalSteps} optimiser steps, {dataset.Report.Truncated} truncated, {dataset.Report.MismatchedIds.Count} "
+                                      + $"with tokenization mismatch"
                                     + (group.WorldSize > 1 ? $", {group.WorldSize} ranks ({group.Backend}) x {stage.BatchSize} samples per batch" : "")
                                     + (sharded is null ? "" : ", optimiser state sharded (ZeRO-1)")
                                   : $"resumed from {resumeFrom} at step {state.Step}"));

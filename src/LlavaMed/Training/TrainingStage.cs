@@ -41,7 +41,8 @@ public sealed record LoraOptions(int Rank, double Alpha = 16, double Dropout = 0
         if (Targets.Count == 0 || unmatched.Count > 0)
             throw new ArgumentException(unmatched.Count == 1
                 ? $"LoRA target {unmatched[0]} matches no linear layer of the language model (layers: {string.Join(", ", DefaultTargets)})"
-                : $"LoRA targets {string.Join(", ", unmatched.DefaultIfEmpty("(none)"))} match no linear layer of the language model (layers: {string.Join(", ", DefaultTargets)})");
+                : $"LoRA targets {string.Join(", ", unmatched.DefaultIfEmpty("(none)"))} match no linear layer of the language model (layers: "
+                    + $"{string.Join(", ", DefaultTargets)})");
     }
 }
 

@@ -198,7 +198,8 @@ public sealed class ZeroAdamWOptimizer : IDisposable
                 {
                     var saved = file.ReadTensor($"{key}.{suffix}");
                     if (!saved.shape.SequenceEqual(slot.Parameter.shape))
-                        throw new CheckpointFormatException(path, $"{key}.{suffix} has shape [{string.Join(", ", saved.shape)}], the parameter [{string.Join(", ", slot.Parameter.shape)}]");
+                        throw new CheckpointFormatException(path, $"{key}.{suffix} has shape [{string.Join(", ", saved.shape)}], the parameter "
+                            + $"[{string.Join(", ", slot.Parameter.shape)}]");
                 }
                 steps[slot.Parameter] = file.ReadTensor($"{key}.step").item<long>();
             }

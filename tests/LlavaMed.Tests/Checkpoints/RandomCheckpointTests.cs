@@ -8,14 +8,14 @@ namespace LlavaMed.Tests.Checkpoints;
 
 public sealed class RandomCheckpointTests : IDisposable
 {
-    private readonly string _folder = Directory.CreateTempSubdirectory("llavamed-random-").FullName;
+    private readonly string temporary = Directory.CreateTempSubdirectory("llavamed-random-").FullName;
 
-    public void Dispose() => Directory.Delete(_folder, recursive: true);
+    public void Dispose() => Directory.Delete(temporary, recursive: true);
 
     [Fact]
     public void DemoShapedCheckpointLoadsStrictlyWithInitialisationValuesInItsDtype()
     {
-        var folder = Path.Combine(_folder, "demo");
+        var folder = Path.Combine(temporary, "demo");
         var reports = new List<CheckpointWriteProgress>();
         RandomCheckpoint.Write(RandomCheckpoint.Presets["demo"], ScalarType.BFloat16, folder, seed: 3,
             new LlavaMed.Workbench.InlineProgress<CheckpointWriteProgress>(reports.Add));
@@ -33,13 +33,8 @@ public sealed class RandomCheckpointTests : IDisposable
     [Fact]
     public void VersionOneCheckpointKeepsTheTowerInItsOwnFolderAsReleased()
     {
-        var folder = Path.Combine(_folder, "v10");
-        var config = RandomCheckpoint.Presets["llava-med-v1.0-7b"] with
-        {
-            VocabSize = 516, HiddenSize = 64, IntermediateSize = 172, NumHiddenLayers = 2, NumAttentionHeads = 4,
-            NumKeyValueHeads = 4, MmHiddenSize = 32,
-            Vision = new ClipVisionConfig { HiddenSize = 32, IntermediateSize = 64, NumHiddenLayers = 2, NumAttentionHeads = 2, ImageSize = 56 },
-        };
+        var folder = Path.Combine(temporary, "v10");
+        var config = TinyModels.Shrink(RandomCheckpoint.Presets["llava-med-v1.0-7b"], vocabularySize: 516);
         RandomCheckpoint.Write(config, ScalarType.Float32, folder);
         using (var main = CheckpointTensors.Open(folder))
             Assert.DoesNotContain(main.Names, n => n.StartsWith(CheckpointLoader.TowerPrefix));

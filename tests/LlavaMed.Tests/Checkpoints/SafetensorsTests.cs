@@ -9,11 +9,11 @@ namespace LlavaMed.Tests.Checkpoints;
 
 public sealed class SafetensorsTests : IDisposable
 {
-    private readonly string _folder = Directory.CreateTempSubdirectory("llavamed-safetensors-").FullName;
+    private readonly string temporary = Directory.CreateTempSubdirectory("llavamed-safetensors-").FullName;
 
-    public void Dispose() => Directory.Delete(_folder, recursive: true);
+    public void Dispose() => Directory.Delete(temporary, recursive: true);
 
-    private string TempPath(string name) => Path.Combine(_folder, name);
+    private string TempPath(string name) => Path.Combine(temporary, name);
 
     /// <summary>A file with the given header text (unpadded) and data section, built by hand so that readers are
     /// tested independently of our writer.</summary>
@@ -226,7 +226,7 @@ public sealed class SafetensorsTests : IDisposable
 
         SafetensorsFile.Save(path, new Dictionary<string, Tensor> { ["y"] = zeros(3) });
         using (var file = SafetensorsFile.Open(path)) Assert.Equal(["y"], file.Names);
-        Assert.Equal(["atomic.safetensors"], Directory.EnumerateFiles(_folder).Select(Path.GetFileName));
+        Assert.Equal(["atomic.safetensors"], Directory.EnumerateFiles(temporary).Select(Path.GetFileName));
     }
 
     // ---- real fixtures ----
@@ -432,7 +432,7 @@ public sealed class SafetensorsTests : IDisposable
     [Fact]
     public void FolderWithoutWeightsIsReported()
     {
-        var error = Assert.Throws<FileNotFoundException>(() => CheckpointTensors.Open(_folder));
+        var error = Assert.Throws<FileNotFoundException>(() => CheckpointTensors.Open(temporary));
         Assert.Contains("model.safetensors", error.Message);
     }
 

@@ -22,6 +22,7 @@ public sealed class CurriculumTests : IDisposable
     };
 
     [Fact]
+    [Trait("Category", "Slow")]
     public void StartingModelBuilderIsDeterministic()
     {
         var corpus = SyntheticCorpus.EnsureGenerated(Path.Combine(temporary, "cache"), Tiny.Corpus).Layout;
@@ -42,6 +43,7 @@ public sealed class CurriculumTests : IDisposable
     }
 
     [Fact]
+    [Trait("Category", "Slow")]
     public void StartingModelTokenizerLearnsTheInstructionTemplatesMarkers()
     {
         // The markers wrap every question the model reads; spelled out character by character they made up about a
@@ -57,6 +59,7 @@ public sealed class CurriculumTests : IDisposable
     }
 
     [Fact]
+    [Trait("Category", "Slow")]
     public void QuickCurriculumWritesMetricsAndReports()
     {
         var output = new StringWriter();
@@ -115,6 +118,7 @@ public sealed class CurriculumTests : IDisposable
     }
 
     [Fact]
+    [Trait("Category", "Slow")]
     public void SameSeedGivesTheSameNumbers()
     {
         var cache = Path.Combine(temporary, "cache");
@@ -132,6 +136,7 @@ public sealed class CurriculumTests : IDisposable
     /// <summary>Stage 3 on the real VQA-RAD (../shared): the quick scale trains on all 3,064 training questions and
     /// evaluates on every 8th of the 451 test questions; the report carries the image-blind baselines.</summary>
     [Fact]
+    [Trait("Category", "Slow")]
     public void VqaRadStageThreeIsComparedWithImageBlindBaselines()
     {
         var root = SharedFixtures.Require("datasets", "vqa-rad");

@@ -9,6 +9,7 @@ public sealed class CollectiveTests
     static readonly TimeSpan JobLimit = TimeSpan.FromMinutes(2);
 
     [Fact]
+    [Trait("Category", "Slow")]
     public void TwoRanksAgreeOnEveryCollectiveIncludingChunkedCalls()
     {
         // 64 elements per MPI call: the 1001-element sum and the 333-per-rank gather and scatter go in chunks.
@@ -29,6 +30,7 @@ public sealed class CollectiveTests
     [Theory]
     [InlineData("throw", "rank 1 of 2 failed")]
     [InlineData("kill", "process rank 1")]
+    [Trait("Category", "Slow")]
     public void AFailingRankEndsTheJobWithinSecondsNamingTheRank(string how, string message)
     {
         var job = MpiJob.Run(2, ["distributed", "check", "--fail-rank", "1", "--fail-how", how], JobLimit);
@@ -58,6 +60,7 @@ public sealed class CollectiveTests
     }
 
     [Fact]
+    [Trait("Category", "Slow")]
     public void ARankThatHangsMakesTheOthersTimeOutAndAbortTheJob()
     {
         var job = MpiJob.Run(2, ["distributed", "check", "--fail-rank", "1", "--fail-how", "hang", "--collective-timeout", "3"], JobLimit);

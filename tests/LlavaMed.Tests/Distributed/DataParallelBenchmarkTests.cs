@@ -1,4 +1,5 @@
 using LlavaMed.Benchmarks;
+using LlavaMed.Tests.Cli;
 
 namespace LlavaMed.Tests.Distributed;
 

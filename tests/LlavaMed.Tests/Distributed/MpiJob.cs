@@ -58,7 +58,8 @@ public static class MpiJob
         if (!finished) process.Kill(entireProcessTree: true);
         process.WaitForExit();
         var text = output.ToString();
-        TestContext.Current.TestOutputHelper?.WriteLine($"mpirun -np {ranks} llava-med {string.Join(' ', arguments)} -> {(finished ? process.ExitCode : "timed out")} in {clock.Elapsed.TotalSeconds:F1} s\n{text}");
+        TestContext.Current.TestOutputHelper?.WriteLine($"mpirun -np {ranks} llava-med {string.Join(' ', arguments)} -> {(finished ? process.ExitCode : "timed out")} in "
+            + $"{clock.Elapsed.TotalSeconds:F1} s\n{text}");
         return new Result(finished ? process.ExitCode : -1, text, clock.Elapsed, !finished);
     }
 }

@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using LlavaMed.Cli;
 using LlavaMed.Data;
 using LlavaMed.Evaluation;
+using LlavaMed.Tests.Cli;
 using LlavaMed.Text;
 
 namespace LlavaMed.Tests.Evaluation;

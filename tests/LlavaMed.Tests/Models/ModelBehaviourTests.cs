@@ -59,7 +59,8 @@ public sealed class ModelBehaviourTests
     {
         using var scope = NewDisposeScope();
         using var model = TinyModels.Create(TinyModels.Config());
-        long[][] prompts = [[1, MultimodalSplice.ImageTokenIndex, 20, 21, 22, 23, 24], [1, MultimodalSplice.ImageTokenIndex, 30], [1, MultimodalSplice.ImageTokenIndex, 40, 41, 42]];
+        long[][] prompts =
+            [[1, MultimodalSplice.ImageTokenIndex, 20, 21, 22, 23, 24], [1, MultimodalSplice.ImageTokenIndex, 30], [1, MultimodalSplice.ImageTokenIndex, 40, 41, 42]];
         var images = TinyModels.Images(3);
         var options = new GenerationOptions { MaxNewTokens = 12, StopTokenIds = [] };
         var generator = new ResponseGenerator(model);
@@ -217,6 +218,7 @@ public sealed class ProcessWideTests
     static void Log(string line) => TestContext.Current.TestOutputHelper?.WriteLine(line);
 
     [Fact]
+    [Trait("Category", "Slow")]
     public void ThousandForwardPassesKeepAFlatResidentSize()
     {
         using var model = TinyModels.Create(TinyModels.Config());

@@ -57,6 +57,7 @@ public sealed class PlacementPlannerTests
     }
 
     [Fact]
+    [Trait("Category", "Slow")]
     public void TrainingRefusalNamesTheOptionsThatWouldFit()
     {
         var sevenB = LlavaConfig.LlavaMedV15Mistral7B;

@@ -1,4 +1,4 @@
-namespace LlavaMed.Tests.Notebooks.Stages;
+namespace LlavaMed.Tests.Notebooks;
 
 /// <summary>Runs notebook 07 (the paper grid at its quick scale) and then notebook 09 on what 07 left in the same
 /// cache, as a user would; in the stage notebooks' collection, since both train or read models.</summary>
@@ -9,6 +9,7 @@ public sealed class AblationNotebookTests(NotebookRunner runner, StageNotebookCa
     NotebookRun Run(string name) => runner.Run(name, "ablations", cache.Environment).AssertSucceeded().AssertLight();
 
     [Fact]
+    [Trait("Category", "Slow")]
     public void AblationNotebookRunsThePaperGridAndPlotsEachAxis()
     {
         var run = Run("07-ablations.ipynb");
@@ -24,6 +25,7 @@ public sealed class AblationNotebookTests(NotebookRunner runner, StageNotebookCa
     }
 
     [Fact]
+    [Trait("Category", "Slow")]
     public void PaperFiguresNotebookFillsTheTablesFromTheGridAndExportsFigures()
     {
         Run("07-ablations.ipynb");

@@ -31,9 +31,11 @@ public sealed class NotebookRunner
 
     public string NotebooksFolder => Path.Combine(RepositoryRoot, "notebooks");
 
-    public static IEnumerable<string> NotebookNames() =>
-        Directory.EnumerateFiles(Path.Combine(WorkbenchPaths.FindRepositoryRoot(AppContext.BaseDirectory)!, "notebooks"), "*.ipynb")
-            .Select(Path.GetFileName).Order(StringComparer.Ordinal)!;
+    /// <summary>The committed notebooks, found without building anything.</summary>
+    public static IEnumerable<string> NotebookPaths() =>
+        Directory.EnumerateFiles(Path.Combine(WorkbenchPaths.FindRepositoryRoot(AppContext.BaseDirectory)!, "notebooks"), "*.ipynb");
+
+    public static IEnumerable<string> NotebookNames() => NotebookPaths().Select(Path.GetFileName).Order(StringComparer.Ordinal)!;
 
     /// <summary>Runs <paramref name="notebookName"/> (once per <paramref name="variant"/>) and returns the executed
     /// copy, written to artifacts/notebooks/. <paramref name="environment"/> adds variables for the kernel.</summary>

@@ -13,12 +13,14 @@ public sealed class NotebookTests(NotebookRunner runner) : IClassFixture<Noteboo
 
     [Theory]
     [MemberData(nameof(Notebooks))]
+    [Trait("Category", "Slow")]
     public void NotebookRunsWithoutErrors(string notebookName)
     {
         runner.Run(notebookName).AssertSucceeded().AssertLight();
     }
 
     [Fact]
+    [Trait("Category", "Slow")]
     public void QuickstartAsksTheFixtureModelAndShowsPlotlyChartsWithEmbeddedPlotlyJs()
     {
         SharedFixtures.Require("fixtures", "llava-med-v1.5-tiny", "model.safetensors");
@@ -40,6 +42,7 @@ public sealed class NotebookTests(NotebookRunner runner) : IClassFixture<Noteboo
     }
 
     [Fact]
+    [Trait("Category", "Slow")]
     public void QuickstartBuildsAndUsesTheDemoCheckpointWithoutSharedFixtures()
     {
         var emptyShared = Directory.CreateTempSubdirectory("llavamed-no-shared-");
@@ -64,34 +67,35 @@ public sealed class NotebookTests(NotebookRunner runner) : IClassFixture<Noteboo
     }
 
     [Fact]
-    public void EvaluationNotebookShowsBaselinesConfusionGalleryAndExportsFigures()
+    [Trait("Category", "Slow")]
+    public void EvaluationNotebookShowsItsChartsAndAnswerGallery()
     {
         SharedFixtures.Require("datasets", "vqa-rad", "testset.json");
         var run = runner.Run("06-evaluation.ipynb");
 
-        Assert.True(run.ExitCode == 0, run.Describe());
-        var everything = run.Html + run.Text;
-        Assert.Contains("majority-answer", everything);
-        Assert.Contains("question-only", everything);
+        // The values (every system scored, every figure exported) are checked on the kernel's variables in
+        // LlavaMed.Interactive.Tests; this run checks what only the published library in dotnet-repl shows.
+        run.AssertSucceeded().AssertLight();
         Assert.Contains("llavamed-gallery", run.Html);
-        Assert.Contains("yes-no-confusion.svg", everything);
+        Assert.Contains("Plotly.newPlot", run.Html);
     }
 
     [Fact]
+    [Trait("Category", "Slow")]
     public void DataNotebookShowsTheCorpusAndVqaRadViews()
     {
         SharedFixtures.Require("datasets", "vqa-rad", "testset.json");
         var run = runner.Run("01-data.ipynb");
 
+        // The counts are checked on the kernel's variables in LlavaMed.Interactive.Tests; this run checks the views.
         run.AssertSucceeded();
-        Assert.Contains("<th>domain</th><th>test</th><th>train</th><th>total</th>", run.Html);
         Assert.Contains("Figures per domain", run.Html);
         Assert.Contains("display:grid", run.Html);
-        Assert.Contains("<td>VQA-RAD</td><td>3515</td>", run.Html);
-        Assert.Contains("every image the 3515 questions name is in", run.Text + run.Html);
+        Assert.Contains("VQA-RAD: most frequent open answers", run.Html);
     }
 
     [Fact]
+    [Trait("Category", "Slow")]
     public void DataNotebookSaysWhereItLookedWhenVqaRadIsMissing()
     {
         var emptyShared = Directory.CreateTempSubdirectory("llavamed-no-shared-");
@@ -110,6 +114,7 @@ public sealed class NotebookTests(NotebookRunner runner) : IClassFixture<Noteboo
     }
 
     [Fact]
+    [Trait("Category", "Slow")]
     public void SelfInstructNotebookWalksACaptionToALlavaRecord()
     {
         var run = runner.Run("02-self-instruct.ipynb");
@@ -120,11 +125,15 @@ public sealed class NotebookTests(NotebookRunner runner) : IClassFixture<Noteboo
         Assert.Contains("dropped: refusal", run.Html);
         Assert.Contains("\"from\": \"gpt\"", run.Text + run.Html);
     }
+}
 
+/// <summary>Checks of the committed notebook files that run nothing (no kernel, no notebook library build).</summary>
+public sealed class CommittedNotebookTests
+{
     [Fact]
     public void CommittedNotebooksHaveNoOutputs()
     {
-        foreach (var path in Directory.EnumerateFiles(runner.NotebooksFolder, "*.ipynb"))
+        foreach (var path in NotebookRunner.NotebookPaths())
         {
             var notebook = JsonNode.Parse(File.ReadAllText(path))!;
             foreach (var cell in notebook["cells"]!.AsArray().Where(cell => (string?)cell!["cell_type"] == "code"))

@@ -1,9 +1,8 @@
 using LlavaMed.Curriculum;
 using LlavaMed.Data.Synthetic;
-using LlavaMed.Tests.Notebooks;
 using LlavaMed.Training;
 
-namespace LlavaMed.Tests.Notebooks.Stages;
+namespace LlavaMed.Tests.Notebooks;
 
 /// <summary>One cache folder for the three stage notebooks of a test run, so that 04 and 05 reuse what 03 (or
 /// whichever ran first) built, as they do for a user; a notebook that runs first builds its prerequisites itself.</summary>
@@ -35,6 +34,7 @@ public sealed class StageNotebookTests(NotebookRunner runner, StageNotebookCache
     }
 
     [Fact]
+    [Trait("Category", "Slow")]
     public void Stage1NotebookTrainsTheProjectorAndCaptionsHeldOutFigures()
     {
         var run = Run("03-stage1-alignment.ipynb");
@@ -49,6 +49,7 @@ public sealed class StageNotebookTests(NotebookRunner runner, StageNotebookCache
     }
 
     [Fact]
+    [Trait("Category", "Slow")]
     public void Stage2NotebookStartsFromStage1AndComparesChatAnswersBeforeAndAfter()
     {
         var run = Run("04-stage2-instruction.ipynb");
@@ -61,6 +62,7 @@ public sealed class StageNotebookTests(NotebookRunner runner, StageNotebookCache
     }
 
     [Fact]
+    [Trait("Category", "Slow")]
     public void Stage3NotebookStartsFromStage2AndShowsBothVqaMetricSets()
     {
         var run = Run("05-stage3-vqa.ipynb");
@@ -99,6 +101,7 @@ public sealed class StageNotebookLibraryTests : IDisposable
     }
 
     [Fact]
+    [Trait("Category", "Slow")]
     public void PrepareChainsTheStagesAndWritesTheirData()
     {
         var scale = CurriculumScale.Notebook with { Name = "tiny", Corpus = new SyntheticCorpusOptions(Figures: 25, GeneralScenes: 10, ChatEvalFigures: 2) };

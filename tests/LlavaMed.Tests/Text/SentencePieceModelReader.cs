@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.Text;
 using LlavaMed.Text;
 
-namespace LlavaMed.Tests.Text.SentencePiece;
+namespace LlavaMed.Tests.Text;
 
 /// <summary>Test-only ModelProto reader for the fields <see cref="SentencePieceModel"/> models, so a real
 /// tokenizer.model can be re-serialised with the library's writer and compared byte for byte. Any other field is an

@@ -2,22 +2,22 @@ using System.Diagnostics;
 using System.Text.Json;
 using LlavaMed.Text;
 
-namespace LlavaMed.Tests.Text.SentencePiece;
+namespace LlavaMed.Tests.Text;
 
 public sealed class SentencePieceTrainerTests : IDisposable
 {
-    private readonly string _directory = Path.Combine(Path.GetTempPath(), "spm-tests-" + Guid.NewGuid().ToString("N"));
+    private readonly string directory = Path.Combine(Path.GetTempPath(), "spm-tests-" + Guid.NewGuid().ToString("N"));
 
     public void Dispose()
     {
-        if (Directory.Exists(_directory)) Directory.Delete(_directory, recursive: true);
+        if (Directory.Exists(directory)) Directory.Delete(directory, recursive: true);
     }
 
     [Fact]
     public void TrainedFolderLoadsAsLlavaTokenizerWithLlamaLayout()
     {
         var sentences = BiomedicalCorpus.Sentences(200);
-        var folder = Path.Combine(_directory, "tokenizer");
+        var folder = Path.Combine(directory, "tokenizer");
         SentencePieceTrainer.Train(sentences, 512).WriteTokenizerFolder(folder);
         var tokenizer = LlavaTokenizer.FromFolder(folder);
 
@@ -120,8 +120,8 @@ public sealed class SentencePieceTrainerTests : IDisposable
     public void TrainingIsDeterministic()
     {
         var sentences = BiomedicalCorpus.Sentences(300);
-        var first = Path.Combine(_directory, "first");
-        var second = Path.Combine(_directory, "second");
+        var first = Path.Combine(directory, "first");
+        var second = Path.Combine(directory, "second");
         SentencePieceTrainer.Train(sentences, 600).WriteTokenizerFolder(first);
         SentencePieceTrainer.Train(sentences.ToList(), 600).WriteTokenizerFolder(second);
         foreach (var file in new[] { "tokenizer.model", "tokenizer_config.json", "special_tokens_map.json" })
@@ -148,7 +148,7 @@ public sealed class SentencePieceTrainerTests : IDisposable
     public void FolderWrittenFromFixtureModelEncodesTheFixturePromptsAndMatchesItsJson()
     {
         var model = SentencePieceModelReader.Read(File.ReadAllBytes(Path.Combine(SharedFixtures.Tokenizer, "tokenizer.model")));
-        var folder = Path.Combine(_directory, "fixture-copy");
+        var folder = Path.Combine(directory, "fixture-copy");
         model.WriteTokenizerFolder(folder);
         foreach (var file in new[] { "tokenizer_config.json", "special_tokens_map.json" })
             Assert.Equal(File.ReadAllText(Path.Combine(SharedFixtures.Tokenizer, file)), File.ReadAllText(Path.Combine(folder, file)));
@@ -183,7 +183,7 @@ public sealed class SentencePieceTrainerTests : IDisposable
 
     private LlavaTokenizer TrainDefaultTokenizer()
     {
-        var folder = Path.Combine(_directory, "default");
+        var folder = Path.Combine(directory, "default");
         SentencePieceTrainer.Train(BiomedicalCorpus.Sentences(200), 512).WriteTokenizerFolder(folder);
         return LlavaTokenizer.FromFolder(folder);
     }

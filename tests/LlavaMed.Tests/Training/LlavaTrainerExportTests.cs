@@ -3,6 +3,7 @@ using System.Text.RegularExpressions;
 using LlavaMed.Checkpoints;
 using LlavaMed.Data;
 using LlavaMed.Inference;
+using LlavaMed.Tests.Cli;
 using LlavaMed.Text;
 using LlavaMed.Training;
 using LlavaMed.Workbench;

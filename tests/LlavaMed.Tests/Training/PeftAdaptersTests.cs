@@ -1,7 +1,6 @@
 using System.Text.Json.Nodes;
 using LlavaMed.Checkpoints;
 using LlavaMed.Models;
-using LlavaMed.Tests.Models;
 using LlavaMed.Training;
 using static TorchSharp.torch;
 

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json.Nodes;
 using LlavaMed.Checkpoints;
 using LlavaMed.Data;
+using LlavaMed.Tests.Cli;
 using LlavaMed.Text;
 using LlavaMed.Training;
 using LlavaMed.Workbench;
@@ -127,6 +128,7 @@ public sealed class TrainerTests : IDisposable
     [InlineData("")]
     [InlineData("--lora-rank 4 --gradient-checkpointing")]
     [InlineData("--lora-rank 4 --gradient-checkpointing --dtype bfloat16")]
+    [Trait("Category", "Slow")]
     public void ProcessKilledWithSigkillResumesToBitIdenticalWeights(string options)
     {
         string[] Arguments(string output) => ["train", "--stage", "instruction", "--init", demo.ModelFolder, "--data", dataPath,
@@ -299,85 +301,5 @@ public sealed class TrainerTests : IDisposable
         Assert.Equal(1.0, LearningRateSchedule.CosineWithWarmup(3, 100, 3), 12);
         Assert.Equal(0.5 * (1 + Math.Cos(Math.PI * 48.0 / 97)), LearningRateSchedule.CosineWithWarmup(51, 100, 3), 12);
         Assert.Equal(0.0, LearningRateSchedule.CosineWithWarmup(100, 100, 3), 12);
-    }
-}
-
-public sealed class SampleOrderTests
-{
-    [Fact]
-    public void OrderDependsOnlyOnSeedAndEpoch()
-    {
-        Assert.Equal(LlavaMed.Data.Batching.SampleOrder.Shuffle(50, 3, 1), LlavaMed.Data.Batching.SampleOrder.Shuffle(50, 3, 1));
-        Assert.NotEqual(LlavaMed.Data.Batching.SampleOrder.Shuffle(50, 3, 1), LlavaMed.Data.Batching.SampleOrder.Shuffle(50, 3, 2));
-        // Fixed values: a change here means resumed runs of older checkpoints would see another order.
-        Assert.Equal([1, 2, 3, 0, 4], LlavaMed.Data.Batching.SampleOrder.Shuffle(5, 3, 0));
-    }
-
-    [Fact]
-    public void ModalityGroupingKeepsImageAndTextSamplesInSeparateBatches()
-    {
-        int[] lengths = [5, -3, 7, -2, 4, 6, -8, 9, -1, 3];
-        var order = LlavaMed.Data.Batching.SampleOrder.ModalityGrouped(lengths, batchSize: 2, seed: 1, epoch: 0);
-        Assert.Equal(Enumerable.Range(0, 10), order.Order());
-        // 6 image samples -> 3 batches, 4 text samples -> 2. As in LLaVA, the last batch of each modality is held back,
-        // and the two are appended together, sorted by index (so they may mix); every other batch is pure and
-        // sorted longest first.
-        var leading = order[..^4].Chunk(2).ToArray();
-        Assert.Equal(3, leading.Length);
-        Assert.All(leading, b => Assert.True(b.All(i => lengths[i] > 0) || b.All(i => lengths[i] < 0)));
-        Assert.All(leading, b => Assert.True(Math.Abs(lengths[b[0]]) >= Math.Abs(lengths[b[1]])));
-        Assert.Equal(order[^4..].Order(), order[^4..]);
-    }
-}
-
-public sealed class BatchLoaderTests : IDisposable
-{
-    readonly string temporary = Directory.CreateTempSubdirectory("llava-loader-").FullName;
-
-    public void Dispose() => Directory.Delete(temporary, recursive: true);
-
-    [Fact]
-    public void CachedImagesGiveTheSameBatchesAsDecodingEachTime()
-    {
-        var demo = DemoCheckpoint.EnsureCreated(Path.Combine(temporary, "demo"));
-        using var pipeline = LlavaMed.Inference.LlavaPipeline.Load(demo.ModelFolder);
-        var samples = Enumerable.Range(0, 10).Select(i => new LlavaSample($"s{i}", Path.GetFileName(demo.ImagePath),
-            [ConversationTurn.Human("<image>\nWhat is shown?"), ConversationTurn.Gpt($"finding {i}")])).ToList();
-        var dataset = LlavaMed.Data.Batching.TokenizedDataset.Create(samples, ConversationTemplate.MistralInstruct, pipeline.Tokenizer, 128, demo.ModelFolder);
-        float[][] Pixels(long cacheBytes)
-        {
-            var loader = new LlavaMed.Data.Batching.BatchLoader(dataset, pipeline.ImageProcessor,
-                new LlavaMed.Data.Batching.BatchOptions { BatchSize = 4, Seed = 1, ImageCacheBytes = cacheBytes });
-            return Enumerable.Range(0, 2).SelectMany(epoch => loader.Epoch(epoch, cancellation: TestContext.Current.CancellationToken)).Select(batch =>
-            {
-                using (batch) return batch.PixelValues!.data<float>().ToArray();
-            }).ToArray();
-        }
-        var cached = Pixels(512L << 20);
-        Assert.Equal(6, cached.Length); // 3 batches per epoch, 2 epochs
-        Assert.Equal(Pixels(0), cached);
-    }
-
-    [Fact]
-    public void PackedBatchesHoldEverySampleOnceWithOneImagePerRow()
-    {
-        var demo = DemoCheckpoint.EnsureCreated(Path.Combine(temporary, "demo"));
-        using var pipeline = LlavaMed.Inference.LlavaPipeline.Load(demo.ModelFolder);
-        var samples = Enumerable.Range(0, 10).Select(i => new LlavaSample($"s{i}", i == 9 ? null : Path.GetFileName(demo.ImagePath),
-            [ConversationTurn.Human(i == 9 ? "Describe it." : $"<image>\nQuestion {i}?"), ConversationTurn.Gpt($"finding {i}")])).ToList();
-        var dataset = LlavaMed.Data.Batching.TokenizedDataset.Create(samples, ConversationTemplate.MistralInstruct, pipeline.Tokenizer, 128, demo.ModelFolder);
-        var loader = new LlavaMed.Data.Batching.BatchLoader(dataset, pipeline.ImageProcessor,
-            new LlavaMed.Data.Batching.BatchOptions { BatchSize = 5, Seed = 1, PackPerImage = 5, PackedRowTokens = 113 });
-        var batches = loader.Epoch(0, cancellation: TestContext.Current.CancellationToken).ToList();
-        Assert.Equal(2, batches.Count);
-        Assert.Equal(samples.Select(s => s.Id).Order(), batches.SelectMany(b => b.Ids).Order());
-        foreach (var batch in batches)
-            using (batch)
-            {
-                Assert.NotNull(batch.Segments);
-                Assert.True(batch.InputIds.Count < batch.Ids.Count, "a batch's questions on one image share a row");
-                int rowsWithImage = batch.InputIds.Count(ids => ids.Contains(LlavaMed.Models.MultimodalSplice.ImageTokenIndex));
-                Assert.Equal(rowsWithImage, (int)batch.PixelValues!.shape[0]);
-            }
     }
 }

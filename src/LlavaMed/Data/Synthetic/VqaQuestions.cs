@@ -34,7 +34,8 @@ static class VqaQuestions
 
         Add(record.Anatomy, VqaRadRecord.Open, "ORGAN", Phrase(random, "What organ is shown?", "Which organ is this?", "What part of the body is shown in this image?"));
         Add(record.Modality, VqaRadRecord.Open, "MODALITY", Phrase(random, "What imaging modality is this?", "How was this image taken?", "What kind of image is this?"));
-        Add(record.Finding, VqaRadRecord.Open, "ABN", Phrase(random, "What is the main finding?", "What is the most likely diagnosis?", "What is the primary finding in this image?"));
+        Add(record.Finding, VqaRadRecord.Open, "ABN",
+            Phrase(random, "What is the main finding?", "What is the most likely diagnosis?", "What is the primary finding in this image?"));
 
         // Closed modality: ask about the true modality or another domain's.
         var askTrue = random.Chance(0.5);
@@ -79,7 +80,8 @@ static class VqaQuestions
                 else
                 {
                     var side = random.Chance(0.5) ? record.Laterality : record.Laterality == "left" ? "right" : "left";
-                    Add(side == record.Laterality ? "yes" : "no", VqaRadRecord.Closed, "POS", Phrase(random, $"Is the {key} on the {side} side?", $"Is the {key} located on the {side}?"));
+                    Add(side == record.Laterality ? "yes" : "no", VqaRadRecord.Closed, "POS",
+                        Phrase(random, $"Is the {key} on the {side} side?", $"Is the {key} located on the {side}?"));
                 }
             }
             if (record.Location is not null)
@@ -91,7 +93,8 @@ static class VqaQuestions
                 else
                 {
                     var size = random.Chance(0.5) ? record.Size : record.Size == "small" ? "large" : "small";
-                    Add(size == record.Size ? "yes" : "no", VqaRadRecord.Closed, "SIZE", Phrase(random, $"{Capitalise(be)} the {subject} {size}?", $"Does the {key} appear {size}?"));
+                    Add(size == record.Size ? "yes" : "no", VqaRadRecord.Closed, "SIZE",
+                        Phrase(random, $"{Capitalise(be)} the {subject} {size}?", $"Does the {key} appear {size}?"));
                 }
             }
             if (finding.Countable)

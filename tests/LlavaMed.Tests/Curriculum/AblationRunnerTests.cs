@@ -3,7 +3,7 @@ using LlavaMed.Curriculum;
 using LlavaMed.Data.Synthetic;
 using LlavaMed.Workbench;
 
-namespace LlavaMed.Tests.Curriculum.Ablations;
+namespace LlavaMed.Tests.Curriculum;
 
 public sealed class AblationRunnerTests : IDisposable
 {
@@ -22,6 +22,7 @@ public sealed class AblationRunnerTests : IDisposable
     static bool Built(List<AblationProgress> log, string variant) => log.Any(r => r.Variant == variant && r.Progress.Phase == "vision");
 
     [Fact]
+    [Trait("Category", "Slow")]
     public void TwoVariantsShareOneStartingModelAndARerunReusesTheFinishedVariants()
     {
         var grid = AblationGrid.Parse("""

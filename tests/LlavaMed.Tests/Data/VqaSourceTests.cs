@@ -4,7 +4,7 @@ using LlavaMed.Data;
 using Parquet.Serialization;
 using Razorvine.Pickle;
 
-namespace LlavaMed.Tests.Data.Formats;
+namespace LlavaMed.Tests.Data;
 
 /// <summary>VQA-RAD, SLAKE, PathVQA and hub Parquet readers on small files in the released shapes.</summary>
 public sealed class VqaSourceTests : TemporaryFolder

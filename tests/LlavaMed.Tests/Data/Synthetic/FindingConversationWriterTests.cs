@@ -1,7 +1,7 @@
 using LlavaMed.Data.SelfInstruct;
 using LlavaMed.Data.Synthetic;
 
-namespace LlavaMed.Tests.Curriculum;
+namespace LlavaMed.Tests.Data.Synthetic;
 
 public sealed class FindingConversationWriterTests : IDisposable
 {

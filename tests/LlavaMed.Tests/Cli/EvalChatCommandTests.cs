@@ -1,11 +1,12 @@
 using System.CommandLine;
 using System.Text.Json.Nodes;
 using LlavaMed.Cli;
+using LlavaMed.Tests.Evaluation.Judge;
 using LlavaMed.Tests.Llm;
 
-namespace LlavaMed.Tests.Judge;
+namespace LlavaMed.Tests.Cli;
 
-public sealed class EvalChatCliTests : IDisposable
+public sealed class EvalChatCommandTests : IDisposable
 {
     readonly string temporary = Directory.CreateTempSubdirectory("llava-judge-cli-").FullName;
 

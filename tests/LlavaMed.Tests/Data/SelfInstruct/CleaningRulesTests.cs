@@ -1,7 +1,7 @@
 using LlavaMed.Data;
 using LlavaMed.Data.SelfInstruct;
 
-namespace LlavaMed.Tests.SelfInstruct;
+namespace LlavaMed.Tests.Data.SelfInstruct;
 
 public sealed class CleaningRulesTests
 {

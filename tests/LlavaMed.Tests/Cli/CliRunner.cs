@@ -1,7 +1,7 @@
 using System.CommandLine;
 using LlavaMed.Cli;
 
-namespace LlavaMed.Tests;
+namespace LlavaMed.Tests.Cli;
 
 /// <summary>Runs <c>llava-med</c> commands in-process, capturing what they write; the output goes to the test log.</summary>
 public static class CliRunner

@@ -2,9 +2,10 @@ using System.CommandLine;
 using System.Text.Json.Nodes;
 using LlavaMed.Cli;
 using LlavaMed.Data;
+using LlavaMed.Tests.Cli;
 using LlavaMed.Text;
 
-namespace LlavaMed.Tests.Data.Formats;
+namespace LlavaMed.Tests.Data;
 
 /// <summary>Image path checks, and conversion to the LLaVA-Med downstream layout: the real VQA-RAD, a SLAKE-shaped
 /// folder, hub Parquet files, through the library and the <c>llava-med data convert</c> command.</summary>

@@ -1,10 +1,9 @@
 using System.Text.Json.Nodes;
 using LlavaMed.Data;
-using LlavaMed.Tests.Judge;
 
-namespace LlavaMed.Tests.SelfInstruct;
+namespace LlavaMed.Tests.Cli;
 
-public sealed class SelfInstructCliTests : IDisposable
+public sealed class SelfInstructCommandTests : IDisposable
 {
     readonly string temporary = Directory.CreateTempSubdirectory("llava-si-cli-").FullName;
 
@@ -65,7 +64,8 @@ public sealed class SelfInstructCliTests : IDisposable
     public void BadRecordsAreAnErrorOrSkippedOnRequest()
     {
         var captions = Path.Combine(temporary, "bad.jsonl");
-        File.WriteAllText(captions, "{\"pair_id\": \"a\", \"fig_label\": \"Figure 1\", \"fig_caption\": \"Axial CT of the abdomen showing a liver lesion.\"}\n{\"pair_id\": \"b\"}\n");
+        File.WriteAllText(captions, "{\"pair_id\": \"a\", \"fig_label\": \"Figure 1\", \"fig_caption\": \"Axial CT of the abdomen showing a liver lesion.\"}\n{\"pair_id\": "
+            + "\"b\"}\n");
         var output = Path.Combine(temporary, "out.json");
         var (code, _, error) = CliRunner.Run("data", "self-instruct", "--captions", captions, "--out", output, "--no-cache");
         Assert.Equal(1, code);

@@ -3,7 +3,7 @@ using LlavaMed.Data;
 using LlavaMed.Data.SelfInstruct;
 using Microsoft.Extensions.AI;
 
-namespace LlavaMed.Tests.SelfInstruct;
+namespace LlavaMed.Tests.Data.SelfInstruct;
 
 public sealed class SelfInstructPromptTests : IDisposable
 {

@@ -1,6 +1,6 @@
 using LlavaMed.Data.SelfInstruct;
 
-namespace LlavaMed.Tests.SelfInstruct;
+namespace LlavaMed.Tests.Data.SelfInstruct;
 
 public sealed class ConversationParserTests
 {

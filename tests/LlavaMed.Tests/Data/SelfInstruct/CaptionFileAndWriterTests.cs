@@ -2,7 +2,7 @@ using System.Text.Json.Nodes;
 using LlavaMed.Data;
 using LlavaMed.Data.SelfInstruct;
 
-namespace LlavaMed.Tests.SelfInstruct;
+namespace LlavaMed.Tests.Data.SelfInstruct;
 
 public sealed class CaptionFileAndWriterTests : IDisposable
 {
@@ -77,7 +77,8 @@ public sealed class CaptionFileAndWriterTests : IDisposable
         var pairs = writer.Write(Histology with { InTextMentions = [] });
         Assert.Equal([
             new ConversationPair("What type of image is this?", "This appears to be a microscopy image of a tissue section."),
-            new ConversationPair("What does the image show?", "The gross histopathologic finding disclosed the portion of conjunctiva showing a cystic wall lined by a single layer of low cuboidal epithelium."),
+            new ConversationPair("What does the image show?", "The gross histopathologic finding disclosed the portion of conjunctiva showing a cystic wall lined by a single "
+                + "layer of low cuboidal epithelium."),
             new ConversationPair("What do the arrows indicate?", "Note the mitotic figures (arrows) in the epithelium."),
         ], pairs);
         Assert.Equal(pairs, writer.Write(Histology with { InTextMentions = [] }));

@@ -2,8 +2,9 @@ using System.CommandLine;
 using LlavaMed.Cli;
 using LlavaMed.Data;
 using LlavaMed.Evaluation;
+using LlavaMed.Tests.Inference;
 
-namespace LlavaMed.Tests.Inference;
+namespace LlavaMed.Tests.Cli;
 
 /// <summary>The <c>predict</c> and <c>chat</c> commands, run in-process.</summary>
 public sealed class PredictAndChatCommandTests : IDisposable

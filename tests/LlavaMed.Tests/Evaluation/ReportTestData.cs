@@ -2,7 +2,7 @@ using LlavaMed.Data;
 using LlavaMed.Evaluation;
 using LlavaMed.Text;
 
-namespace LlavaMed.Tests.Evaluation.Reports;
+namespace LlavaMed.Tests.Evaluation;
 
 static class ReportTestData
 {

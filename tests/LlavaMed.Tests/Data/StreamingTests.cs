@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using LlavaMed.Data;
 
-namespace LlavaMed.Tests.Data.Formats;
+namespace LlavaMed.Tests.Data;
 
 /// <summary>Streaming of large files, line and index locations, and the bad-record policy both ways.</summary>
 public sealed class StreamingTests : TemporaryFolder

@@ -1,7 +1,7 @@
 using System.Text.Json.Nodes;
 using LlavaMed.Curriculum;
 
-namespace LlavaMed.Tests.Curriculum.Ablations;
+namespace LlavaMed.Tests.Curriculum;
 
 public sealed class PaperTablesTests : IDisposable
 {
@@ -64,7 +64,8 @@ public sealed class PaperTablesTests : IDisposable
 
         var notes = new List<string>();
         var vqa = PaperTables.Vqa(runs, notes: notes);
-        Assert.Equal(["method", "VQA-RAD open", "VQA-RAD closed", "SLAKE open", "SLAKE closed", "PathVQA open", "PathVQA closed", "synthetic open", "synthetic closed"], vqa.Headers);
+        Assert.Equal(["method", "VQA-RAD open", "VQA-RAD closed", "SLAKE open", "SLAKE closed", "PathVQA open", "PathVQA closed", "synthetic open", "synthetic "
+            + "closed"], vqa.Headers);
         // The runs of one method on three data sets share a row; PathVQA has no run. The pre-fix run's closed cell
         // stays empty (its closed_accuracy follows LLaVA-Med bdd4809's rule) and a note says why.
         var row = Assert.Single(vqa.Rows);

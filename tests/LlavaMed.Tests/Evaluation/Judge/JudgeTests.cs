@@ -5,7 +5,7 @@ using LlavaMed.Evaluation.Judge;
 using LlavaMed.Llm;
 using LlavaMed.Tests.Llm;
 
-namespace LlavaMed.Tests.Judge;
+namespace LlavaMed.Tests.Evaluation.Judge;
 
 public sealed class JudgeTests : IDisposable
 {
@@ -15,7 +15,12 @@ public sealed class JudgeTests : IDisposable
 
     /// <summary>Line 1 of the released llava_med_eval_qa50_qa.jsonl, shortened.</summary>
     internal const string QuestionLine =
-        """{"question_id": 0, "image": "18063892_F3.jpg", "pair_id": "18063892_F3", "text": "What is the organ in the image?\n<image>", "gpt4_answer": "The organ in the image is the conjunctiva.", "fig_caption": "The gross histopathologic finding disclosed the portion of conjunctiva. (H & E stain, \u00d7100)", "in_text_mention": [{"tokens": "Inflammatory cells were not found in the vicinity ( Fig. 3 , 4 , 5 ) .", "entities": [{"type": "figure", "entity_id": "3", "start_tok": 9, "end_tok": 11}]}], "domain": {"chest_xray": false, "mri": false, "ct_scan": false, "histology": true, "gross": true}, "type": "conversation", "fig_label": "Fig. 3"}""";
+        """{"question_id": 0, "image": "18063892_F3.jpg", "pair_id": "18063892_F3", "text": "What is the organ in the image?\n<image>","""
+        + """ "gpt4_answer": "The organ in the image is the conjunctiva.","""
+        + """ "fig_caption": "The gross histopathologic finding disclosed the portion of conjunctiva. (H & E stain, \u00d7100)","""
+        + """ "in_text_mention": [{"tokens": "Inflammatory cells were not found in the vicinity ( Fig. 3 , 4 , 5 ) .", "entities": [{"type": "figure","""
+        + """ "entity_id": "3", "start_tok": 9, "end_tok": 11}]}], "domain": {"chest_xray": false, "mri": false, "ct_scan": false, "histology": true, "gross": true},"""
+        + """ "type": "conversation", "fig_label": "Fig. 3"}""";
 
     static ChatQuestion Question => ChatQuestion.FromJson(JsonNode.Parse(QuestionLine), "qa50.jsonl", "line 1");
 

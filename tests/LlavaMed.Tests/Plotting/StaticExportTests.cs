@@ -2,7 +2,7 @@ using System.Xml.Linq;
 using LlavaMed.Plotting;
 using SkiaSharp;
 
-namespace LlavaMed.Tests.Plotting.Export;
+namespace LlavaMed.Tests.Plotting;
 
 public sealed class StaticExportTests : IDisposable
 {

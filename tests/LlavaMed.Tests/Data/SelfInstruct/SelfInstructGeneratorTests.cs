@@ -5,7 +5,7 @@ using LlavaMed.Llm;
 using LlavaMed.Tests.Llm;
 using Microsoft.Extensions.AI;
 
-namespace LlavaMed.Tests.SelfInstruct;
+namespace LlavaMed.Tests.Data.SelfInstruct;
 
 public sealed class SelfInstructGeneratorTests : IDisposable
 {

@@ -1,8 +1,8 @@
 using LlavaMed.Data;
 using LlavaMed.Evaluation;
-using static LlavaMed.Tests.Evaluation.Reports.ReportTestData;
+using static LlavaMed.Tests.Evaluation.ReportTestData;
 
-namespace LlavaMed.Tests.Evaluation.Reports;
+namespace LlavaMed.Tests.Evaluation;
 
 public class BreakdownTests
 {

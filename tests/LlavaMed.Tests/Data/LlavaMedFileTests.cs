@@ -1,7 +1,7 @@
 using LlavaMed.Data;
 using LlavaMed.Text;
 
-namespace LlavaMed.Tests.Data.Formats;
+namespace LlavaMed.Tests.Data;
 
 /// <summary>The released LLaVA-Med files, on small files in their real shapes (records copied in shape from
 /// microsoft/LLaVA-Med: instruct_postprocess.py's output, the QA50 JSONL, the caption file the generator reads).</summary>

@@ -1,4 +1,4 @@
-namespace LlavaMed.Tests.Data.Formats;
+namespace LlavaMed.Tests.Data;
 
 /// <summary>A scratch folder per test class, deleted afterwards; <see cref="Write"/> puts a file in it.</summary>
 public abstract class TemporaryFolder : IDisposable
