@@ -1,5 +1,6 @@
 using LlavaMed.Data;
 using LlavaMed.Data.Batching;
+using LlavaMed.Checkpoints;
 using LlavaMed.Text;
 using LlavaMed.Workbench;
 using static TorchSharp.torch;
