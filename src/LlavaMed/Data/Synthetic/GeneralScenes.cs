@@ -1,5 +1,5 @@
-using SkiaSharp;
 using LlavaMed.Text;
+using SkiaSharp;
 
 namespace LlavaMed.Data.Synthetic;
 

@@ -2,8 +2,8 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using LlavaMed.Data;
 using LlavaMed.Data.SelfInstruct;
-using LlavaTokenizer = LlavaMed.Text.LlavaTokenizer;
 using Microsoft.Extensions.AI;
+using LlavaTokenizer = LlavaMed.Text.LlavaTokenizer;
 
 namespace LlavaMed.Evaluation.Judge;
 

@@ -1,9 +1,9 @@
+using System.CommandLine;
 using System.Text.Json.Nodes;
 using LlavaMed.Cli;
 using LlavaMed.Data;
 using LlavaMed.Data.Synthetic;
 using LlavaMed.Images;
-using System.CommandLine;
 
 namespace LlavaMed.Tests.Data.Synthetic;
 
