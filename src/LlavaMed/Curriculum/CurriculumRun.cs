@@ -160,14 +160,16 @@ public sealed class CurriculumRun
         foreach (var note in DataNotes) Say("data", note);
         var baselines = Baselines(vqa.Train, vqa.Test);
         foreach (var baseline in baselines)
-            Say("baselines", $"{baseline.Name}: closed accuracy {baseline.Vqa.LlavaMedV1!.ClosedAccuracy:0.000} (llava-med-v1) / {baseline.Vqa.Strict!.ClosedAccuracy ?? 0:0.000} (strict), open recall {baseline.Vqa.LlavaMedV1.OpenRecall ?? 0:0.000}");
+            Say("baselines", $"{baseline.Name}: closed accuracy {baseline.Vqa.LlavaMedV1!.ClosedAccuracy:0.000} (llava-med-v1) / "
+                                 + $"{baseline.Vqa.Strict!.ClosedAccuracy ?? 0:0.000} (strict), open recall {baseline.Vqa.LlavaMedV1.OpenRecall ?? 0:0.000}");
 
         StageResult Evaluated(string name, string folder, double trainSeconds)
         {
             var evaluationClock = Stopwatch.StartNew();
             Say($"evaluate-{name}", $"evaluating {name}: {Evaluation.VqaTest.Count} VQA, {Evaluation.Captions.Count} captions, {Evaluation.Chat.Count} chat questions");
             var evaluation = Evaluate(name, folder);
-            Say($"evaluate-{name}", $"{name}: closed accuracy {evaluation.ClosedAccuracy:0.000} (llava-med-v1) / {evaluation.StrictClosedAccuracy:0.000} (strict), open recall {evaluation.OpenRecall:0.000}, "
+            Say($"evaluate-{name}", $"{name}: closed accuracy {evaluation.ClosedAccuracy:0.000} (llava-med-v1) / "
+                                    + $"{evaluation.StrictClosedAccuracy:0.000} (strict), open recall {evaluation.OpenRecall:0.000}, "
                                     + $"caption F1 {evaluation.Captions.TokenF1:0.000}, chat F1 {evaluation.Chat.TokenF1:0.000}");
             return new StageResult(name, folder, evaluation, trainSeconds, evaluationClock.Elapsed.TotalSeconds);
         }
@@ -272,7 +274,8 @@ public sealed class CurriculumRun
         var figures = fraction < 1 ? SelfInstructGenerator.Subset(allFigures, Math.Max(1, (int)Math.Round(allFigures.Count * fraction)), seed) : allFigures;
         var result = generator.RunAsync(figures, new SelfInstructOptions { Seed = seed, Concurrency = 1, InlineMentions = inlineMentions }).GetAwaiter().GetResult();
         if (result.Failed > 0)
-            throw new InvalidOperationException($"self-instruct failed for {result.Failed} figures, e.g. {result.Items.First(i => i.Status == SelfInstructStatus.Failed).Problems.FirstOrDefault()}");
+            throw new InvalidOperationException($"self-instruct failed for {result.Failed} figures, e.g. "
+                                                + $"{result.Items.First(i => i.Status == SelfInstructStatus.Failed).Problems.FirstOrDefault()}");
         var path = Path.Combine(data, "instruct", "llava_med_instruct.json");
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         SelfInstructGenerator.WriteSamples(path, result.Samples.Select(s => s with { Image = images[s.Id] }));

@@ -73,7 +73,8 @@ public static class StartingModelBuilder
         {
             WeightInitialization.Initialize(model, (ulong)seed);
             var pairs = VisionPairs(corpus);
-            Say("vision", $"vision tower: caption-word pretraining on {pairs.Count} image-caption pairs, {scale.VisionEpochs} epochs{(scale.VisionAugmentation.IsNone ? "" : ", images shifted and jittered")}");
+            Say("vision", $"vision tower: caption-word pretraining on {pairs.Count} image-caption pairs, {scale.VisionEpochs} "
+                          + $"epochs{(scale.VisionAugmentation.IsNone ? "" : ", images shifted and jittered")}");
             Pretraining.VisionTower(model, processor, tokenizer, pairs, scale.VisionPretraining, seed, scale.VisionAugmentation, progress);
             var texts = LanguageTexts(corpus);
             Say("language", $"language model: next-token pretraining on {texts.Count} texts, {scale.LanguageEpochs} epochs");
@@ -133,7 +134,8 @@ public static class StartingModelBuilder
 
     internal static IReadOnlyList<string> LanguageTexts(SyntheticCorpusLayout corpus) =>
         LlavaSample.ReadJsonArray(corpus.GeneralAlignment).Select(s => s.Answer)
-            .Concat(LlavaSample.ReadJsonArray(corpus.GeneralInstruct).Select(s => string.Join(" ", s.Conversations.Select(t => t.Value.Replace(LlavaTokenizer.ImagePlaceholder, "").Trim()))))
+            .Concat(LlavaSample.ReadJsonArray(corpus.GeneralInstruct)
+                .Select(s => string.Join(" ", s.Conversations.Select(t => t.Value.Replace(LlavaTokenizer.ImagePlaceholder, "").Trim()))))
             .Concat(LlavaSample.ReadJsonArray(corpus.Alignment).Select(s => s.Answer))
             .ToList();
 }
