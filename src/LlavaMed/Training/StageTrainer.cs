@@ -202,8 +202,9 @@ public sealed class StageTrainer(ProcessGroup? processGroup = null)
     /// <summary>One optimiser step over the accumulated micro-batches of every rank; returns the mean loss and the
     /// number of samples, both over all ranks. Each micro-batch's loss is scaled by its share of the step's supervised
     /// tokens on all ranks, so accumulation and data parallelism equal one big batch. Also returns this rank's
-    /// decoder positions and vision-tower patch positions (for <see cref="TrainingFlops"/>).</summary>
-    (double Loss, int Samples, long Positions, long ImagePositions) OptimizerStep(LlavaForCausalLM model, IReadOnlyList<ParameterGroup> optimizerGroups, AdamWOptimizer? optimizer,
+    /// decoder positions and vision-tower patch positions (for <see cref="TrainingFlops"/>). Public so that
+    /// <c>llava-med bench train</c> times this very step.</summary>
+    public (double Loss, int Samples, long Positions, long ImagePositions) OptimizerStep(LlavaForCausalLM model, IReadOnlyList<ParameterGroup> optimizerGroups, AdamWOptimizer? optimizer,
                                              ZeroAdamWOptimizer? sharded, List<TrainingBatch> microBatches, double maxGradNorm)
     {
         optimizer?.ZeroGrad();
