@@ -44,13 +44,10 @@ public static class AttentionMask
             var querySegments = keyPaddingMask[.., (int)pastLength..].unsqueeze(2); // [B, T, 1]
             allowedPerRow = allowedPerRow.logical_and(keySegments.eq(shared).logical_or(keySegments.eq(querySegments)));
         }
-        using var fill = MostNegative(dtype).ToScalar();
+        var negative = dtype == bfloat16 ? -3.3895313892515355e38 : dtype == float16 ? -65504.0 : float.MinValue;
+        using var fill = negative.ToScalar();
         var mask = zeros(batch, queryLength, keyLength, dtype: dtype, device: device)
             .masked_fill(allowedPerRow.logical_not(), fill);
         return mask.unsqueeze(1).MoveToOuterDisposeScope();
     }
-
-    /// <summary>The dtype's most negative finite value: a masked score.</summary>
-    public static double MostNegative(ScalarType dtype) =>
-        dtype == bfloat16 ? -3.3895313892515355e38 : dtype == float16 ? -65504.0 : float.MinValue;
 }

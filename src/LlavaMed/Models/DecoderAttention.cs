@@ -29,9 +29,7 @@ public sealed class DecoderAttention : Module
     /// <param name="cos">rotary cos for these positions, [B, T, head_dim]</param>
     /// <param name="sin">rotary sin, [B, T, head_dim]</param>
     /// <param name="additiveMask">[B, 1, T, past+T] (0 or a large negative), or null for plain causal</param>
-    /// <param name="segmented">packed rows attended segment by segment (no cache; replaces the mask)</param>
-    public Tensor Forward(Tensor hidden, Tensor cos, Tensor sin, Tensor? additiveMask, KeyValueCache? cache, int layerIndex,
-                          SegmentedAttention? segmented = null)
+    public Tensor Forward(Tensor hidden, Tensor cos, Tensor sin, Tensor? additiveMask, KeyValueCache? cache, int layerIndex)
     {
         using var scope = NewDisposeScope();
         long batch = hidden.shape[0], length = hidden.shape[1];
@@ -46,7 +44,6 @@ public sealed class DecoderAttention : Module
             key = key.repeat_interleave(repeats, dim: 1);
             value = value.repeat_interleave(repeats, dim: 1);
         }
-        if (segmented is not null) return o_proj.call(segmented.Attend(query, key, value)).MoveToOuterDisposeScope();
         var attended = additiveMask is null
             ? functional.scaled_dot_product_attention(query, key, value, is_casual: true)
             : functional.scaled_dot_product_attention(query, key, value, additiveMask);

@@ -22,10 +22,10 @@ public sealed class DecoderLayer : Module
         RegisterComponents();
     }
 
-    public Tensor Forward(Tensor hidden, Tensor cos, Tensor sin, Tensor? additiveMask, KeyValueCache? cache, SegmentedAttention? segmented = null)
+    public Tensor Forward(Tensor hidden, Tensor cos, Tensor sin, Tensor? additiveMask, KeyValueCache? cache)
     {
         using var scope = NewDisposeScope();
-        var afterAttention = hidden.Plus(self_attn.Forward(input_layernorm.forward(hidden), cos, sin, additiveMask, cache, index, segmented));
+        var afterAttention = hidden.Plus(self_attn.Forward(input_layernorm.forward(hidden), cos, sin, additiveMask, cache, index));
         return afterAttention.Plus(mlp.forward(post_attention_layernorm.forward(afterAttention))).MoveToOuterDisposeScope();
     }
 }

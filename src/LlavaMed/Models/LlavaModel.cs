@@ -41,17 +41,14 @@ public sealed class LlavaModel : Module, ICheckpointedLayers
         long batch = inputsEmbeds.shape[0], length = inputsEmbeds.shape[1];
         long past = cache?.Length ?? 0;
         var (cos, sin) = RotaryEmbedding.CosSin(positionIds, config.HeadDim, config.RopeTheta);
-        // Packed rows without a cache are attended segment by segment (unless a sliding window cuts into them).
-        using var segmented = attentionMask is null || past > 0 || config.SlidingWindow is { } window && length > window
-            ? null : SegmentedAttention.Build(attentionMask, inputsEmbeds.dtype);
-        using var additiveMask = segmented is not null ? null : AttentionMask.Build(attentionMask, batch, length, past, config.SlidingWindow,
-                                                                                    inputsEmbeds.dtype, inputsEmbeds.device);
+        using var additiveMask = AttentionMask.Build(attentionMask, batch, length, past, config.SlidingWindow,
+                                                     inputsEmbeds.dtype, inputsEmbeds.device);
         var states = outputHiddenStates ? new List<Tensor> { inputsEmbeds } : null;
         var hidden = inputsEmbeds;
         foreach (var layer in layers)
         {
             hidden = cache is null
-                ? ActivationCheckpointing.Run(Checkpointing, layer, x => layer.Forward(x[0]!, x[1]!, x[2]!, x[3], null, segmented), hidden, cos, sin, additiveMask)
+                ? ActivationCheckpointing.Run(Checkpointing, layer, x => layer.Forward(x[0]!, x[1]!, x[2]!, x[3], null), hidden, cos, sin, additiveMask)
                 : layer.Forward(hidden, cos, sin, additiveMask, cache);
             states?.Add(hidden);
         }
