@@ -18,7 +18,48 @@ namespace LlavaMed.Cli;
 /// </summary>
 public static class BenchCommand
 {
-    public static Command Create() => new("bench", "Benchmarks that compare with this machine's own bounds") { CreateInference() };
+    public static Command Create() => new("bench", "Benchmarks that compare with this machine's own bounds") { CreateInference(), CreateTrain() };
+
+    /// <summary>The matmul whose FLOP/s <c>bench train</c> reports as this machine's peak: large enough to reach
+    /// it whatever the model's width.</summary>
+    const int PeakMatmulWidth = 1024;
+
+    static Command CreateTrain()
+    {
+        var config = new Option<string>("--config") { Description = "a LLaVA config.json (any file name): the model's shape", Required = true };
+        var batchSize = new Option<int>("--batch-size") { Description = "images (rows) per step", DefaultValueFactory = _ => 8 };
+        var textTokens = new Option<int>("--text-tokens") { Description = "text tokens per row, after the image's positions", DefaultValueFactory = _ => 64 };
+        var dtype = new Option<string>("--dtype") { Description = "float32 or bfloat16", DefaultValueFactory = _ => "float32" };
+        dtype.AcceptOnlyFromAmong("float32", "bfloat16");
+        var threads = new Option<int>("--threads") { Description = "torch threads (0: libtorch's default)", DefaultValueFactory = _ => 0 };
+        var steps = new Option<int>("--steps") { Description = "timed steps", DefaultValueFactory = _ => 20 };
+        var warmup = new Option<int>("--warmup") { Description = "untimed steps first", DefaultValueFactory = _ => 3 };
+        var command = new Command("train", "Training-step speed (forward, backward, AdamW) of a random model next to this machine's matmul peak")
+        {
+            config, batchSize, textTokens, dtype, threads, steps, warmup,
+        };
+        command.SetAction(parse => CliErrors.Run(parse, (stdout, _) =>
+        {
+            var options = new TrainingBenchmark.Options(LlavaConfig.FromFile(parse.GetValue(config)!), parse.GetValue(batchSize),
+                                                        parse.GetValue(textTokens), parse.GetValue(dtype) == "bfloat16" ? ScalarType.BFloat16 : ScalarType.Float32,
+                                                        parse.GetValue(steps), parse.GetValue(warmup));
+            if (parse.GetValue(threads) > 0) set_num_threads(parse.GetValue(threads));
+            var result = TrainingBenchmark.Run(options);
+            double peak = MatmulFlops(options.Dtype, CPU, PeakMatmulWidth);
+            double seconds = result.MedianSeconds, achieved = result.StepFlop / seconds;
+            stdout.WriteLine($"model: {parse.GetValue(config)}: {result.Parameters:N0} parameters ({result.TrainedParameters:N0} trained: projector and "
+                             + $"language model), {parse.GetValue(dtype)}, {get_num_threads()} torch threads; {options.BatchSize} images + "
+                             + $"{options.TextTokens} text tokens per row ({result.Positions} decoder positions per step)");
+            stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"median {seconds * 1e3:F1} ms/step (min {result.MinSeconds * 1e3:F1}, max {result.MaxSeconds * 1e3:F1}; {options.Steps} steps after "
+                + $"{options.WarmupSteps} warm-up), loss {result.FirstLoss:F4} -> {result.LastLoss:F4}; {options.BatchSize * options.TextTokens / seconds:F0} tokens/s "
+                + $"({result.Positions / seconds:F0} positions/s); {result.StepFlop / 1e9:F2} GFLOP/step (matmuls), {achieved / 1e9:F1} GFLOP/s = "
+                + $"MFU {achieved / peak:P0} of the {parse.GetValue(dtype)} matmul peak measured now ({peak / 1e9:F1} GFLOP/s, [512, {PeakMatmulWidth}] x "
+                + $"[{PeakMatmulWidth}, {PeakMatmulWidth}]); load average {File.ReadAllText("/proc/loadavg").Trim()}"));
+            return 0;
+        }));
+        return command;
+    }
 
     static Command CreateInference()
     {

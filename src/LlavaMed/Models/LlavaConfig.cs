@@ -111,9 +111,13 @@ public sealed record LlavaConfig
     /// folder, or absolute) holding a CLIP config.json, or one of <see cref="ClipVisionConfig.KnownTowers"/>.
     /// Keys the released files carry but inference does not use (<c>mm_projector_lr</c>,
     /// <c>tune_mm_mlp_adapter</c>, <c>use_cache</c>, ...) are ignored.</summary>
-    public static LlavaConfig FromFolder(string modelFolder)
+    public static LlavaConfig FromFolder(string modelFolder) => FromFile(Path.Combine(modelFolder, "config.json"));
+
+    /// <summary>Reads a LLaVA <c>config.json</c> under any file name (a relative <c>mm_vision_tower</c> folder is
+    /// looked up beside it), as <see cref="FromFolder"/> does.</summary>
+    public static LlavaConfig FromFile(string path)
     {
-        var path = Path.Combine(modelFolder, "config.json");
+        var modelFolder = Path.GetDirectoryName(Path.GetFullPath(path))!;
         var json = ConfigReader.ReadObject(path);
         var modelType = ConfigReader.Required<string>(json, "model_type", path);
         // transformers 4.28 (LLaVA-Med v1.0) wrote neither rope_theta, num_key_value_heads nor

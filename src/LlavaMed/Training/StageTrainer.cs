@@ -227,8 +227,9 @@ public sealed class StageTrainer(ProcessGroup? processGroup = null)
 
     /// <summary>One optimiser step (<see cref="TrainingStep"/>) over the accumulated micro-batches: each micro-batch's
     /// loss is weighted by its supervised tokens. Also returns this rank's decoder positions and vision-tower patch
-    /// positions (for <see cref="TrainingFlops"/>).</summary>
-    static (double Loss, int Samples, long Positions, long ImagePositions) OptimizerStep(LlavaForCausalLM model, TrainingStep step, List<TrainingBatch> microBatches)
+    /// positions (for <see cref="TrainingFlops"/>). Public so that
+    /// <c>llava-med bench train</c> times this very step.</summary>
+    public static (double Loss, int Samples, long Positions, long ImagePositions) OptimizerStep(LlavaForCausalLM model, TrainingStep step, List<TrainingBatch> microBatches)
     {
         using var ignoreIndex = MultimodalSplice.IgnoreIndex.ToScalar();
         long supervised = microBatches.Sum(b => b.Labels.Sum(l => l.Skip(1).LongCount(x => x != MultimodalSplice.IgnoreIndex)));

@@ -1,6 +1,6 @@
-using LlavaMed.Benchmarks;
+using LlavaMed.Cli.Benchmarks;
 
-namespace LlavaMed.Tests.Benchmarks;
+namespace LlavaMed.Tests.Cli.Benchmarks;
 
 /// <summary>The data-pipeline benchmark. <see cref="ReportThroughputOnThisMachine"/> is explicit (a measurement, not
 /// a test): run it with

@@ -4,7 +4,7 @@ using LlavaMed.Models;
 using LlavaMed.Training;
 using static TorchSharp.torch;
 
-namespace LlavaMed.Benchmarks;
+namespace LlavaMed.Cli.Benchmarks;
 
 /// <summary>The decoder the activation-memory benchmark trains: small enough for a shared CPU, large enough that
 /// activations dominate the temporaries (defaults: 8 layers of width 512, 2 x 512 tokens, ~27M parameters).</summary>

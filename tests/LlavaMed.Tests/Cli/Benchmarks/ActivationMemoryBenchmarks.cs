@@ -1,6 +1,6 @@
-using LlavaMed.Benchmarks;
+using LlavaMed.Cli.Benchmarks;
 
-namespace LlavaMed.Tests.Benchmarks;
+namespace LlavaMed.Tests.Cli.Benchmarks;
 
 /// <summary>The activation-memory benchmark. <see cref="ReportActivationMemoryOnThisMachine"/> is explicit (a
 /// measurement, not a test; the peak is the whole process's, so run it alone):

@@ -10,7 +10,7 @@ using LlavaMed.Training;
 using LlavaMed.Workbench;
 using static TorchSharp.torch;
 
-namespace LlavaMed.Benchmarks;
+namespace LlavaMed.Cli.Benchmarks;
 
 /// <summary>What the data-pipeline benchmark runs: the synthetic corpus's alignment pairs (one image each) at
 /// <paramref name="ImageSize"/> px, batched by <see cref="BatchLoader"/> with <paramref name="Workers"/> background

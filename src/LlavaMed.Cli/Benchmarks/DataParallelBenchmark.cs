@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using static TorchSharp.torch;
 
-namespace LlavaMed.Benchmarks;
+namespace LlavaMed.Cli.Benchmarks;
 
 /// <summary>One training run of the data-parallel benchmark, from its <c>log.jsonl</c>: the steps after the first
 /// (which pays for start-up), their wall time, and the part rank 0 spent in collectives.</summary>

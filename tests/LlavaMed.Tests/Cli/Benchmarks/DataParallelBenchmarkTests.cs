@@ -1,7 +1,7 @@
-using LlavaMed.Benchmarks;
-using LlavaMed.Tests.Cli;
+using LlavaMed.Cli.Benchmarks;
+using LlavaMed.Tests.Distributed;
 
-namespace LlavaMed.Tests.Distributed;
+namespace LlavaMed.Tests.Cli.Benchmarks;
 
 public sealed class DataParallelBenchmarkTests : IDisposable
 {

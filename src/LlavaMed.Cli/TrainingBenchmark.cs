@@ -1,0 +1,90 @@
+using System.Diagnostics;
+using LlavaMed.Data.Batching;
+using LlavaMed.Models;
+using LlavaMed.Training;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace LlavaMed.Cli;
+
+/// <summary>
+/// <c>llava-med bench train</c>'s measurement: a random model of any LLaVA shape trained on one fixed batch of
+/// B images + T random text tokens per row, through the stage trainer's own optimiser step
+/// (<see cref="StageTrainer.OptimizerStep"/>: forward, backward, global-norm clipping, AdamW) with what stages 2
+/// and 3 train (projector and language model; the vision tower is frozen). The first text token is not supervised,
+/// so each row supervises T - 1 next tokens, as the PyTorch peer in <c>../shared/bench</c> does. AdamW: lr 1e-3,
+/// weight decay 0.01, as the peer.
+/// </summary>
+public static class TrainingBenchmark
+{
+    public sealed record Options(LlavaConfig Config, int BatchSize, int TextTokens, ScalarType Dtype, int Steps, int WarmupSteps,
+                                 double MaxGradNorm = 1.0, ulong Seed = 0);
+
+    public sealed record Result(long Parameters, long TrainedParameters, long Positions, double StepFlop, double MedianSeconds,
+                                double MinSeconds, double MaxSeconds, double FirstLoss, double LastLoss);
+
+    public static Result Run(Options options)
+    {
+        if (options.BatchSize < 1) throw new ArgumentException("--batch-size must be at least 1");
+        if (options.TextTokens < 2) throw new ArgumentException("--text-tokens must be at least 2 (one supervised next token)");
+        if (options.Steps < 1) throw new ArgumentException("--steps must be at least 1");
+        if (options.WarmupSteps < 0) throw new ArgumentException("--warmup must not be negative");
+        if (options.Config.UsesImagePatchTokens)
+            throw new ArgumentException("bench train measures v1.5-style configs (one image placeholder per row), not v1.0's <im_patch> tokens");
+        var config = options.Config;
+        using var model = new LlavaForCausalLM(config, new ParameterPlacement(options.Dtype, CPU));
+        WeightInitialization.Initialize(model, options.Seed);
+        var projector = new List<Parameter>();
+        var language = new List<Parameter>();
+        foreach (var (name, parameter) in model.named_parameters())
+        {
+            parameter.requires_grad = StageTrainer.Trains(name, TrainableSet.ProjectorAndLanguageModel, lora: false);
+            if (parameter.requires_grad) (name.StartsWith("model.mm_projector", StringComparison.Ordinal) ? projector : language).Add(parameter);
+        }
+        var groups = new List<ParameterGroup> { new(projector, 1e-3), new(language, 1e-3) };
+        using var optimizer = new AdamWOptimizer(groups, weightDecay: 0.01);
+
+        using var batch = RandomBatch(options);
+        var trainingStep = new TrainingStep(groups, optimizer, sharded: null, options.MaxGradNorm);
+        long visionParameters = model.Model.VisionTower.parameters().Sum(p => p.numel());
+        long languageMatmulParameters = model.parameters().Sum(p => p.numel()) - visionParameters
+                                        - (config.TieWordEmbeddings ? 0 : model.Model.EmbedTokens.weight!.numel());
+        model.train();
+        var seconds = new List<double>();
+        double firstLoss = double.NaN, lastLoss = double.NaN;
+        long positions = 0, imagePositions = 0;
+        for (int step = 0; step < options.WarmupSteps + options.Steps; step++)
+        {
+            var clock = Stopwatch.StartNew();
+            (lastLoss, _, positions, imagePositions) = StageTrainer.OptimizerStep(model, trainingStep, [batch]);
+            if (step >= options.WarmupSteps) seconds.Add(clock.Elapsed.TotalSeconds);
+            if (step == 0) firstLoss = lastLoss;
+        }
+        seconds.Sort();
+        double median = seconds.Count % 2 == 1 ? seconds[seconds.Count / 2] : (seconds[seconds.Count / 2 - 1] + seconds[seconds.Count / 2]) / 2;
+        double stepFlop = TrainingFlops.Step(languageMatmulParameters, positions, languageWeightsTrained: true, gradientCheckpointing: false,
+                                             visionParameters, imagePositions);
+        return new Result(model.parameters().Sum(p => p.numel()), projector.Concat(language).Sum(p => p.numel()), positions, stepFlop,
+                          median, seconds[0], seconds[^1], firstLoss, lastLoss);
+    }
+
+    /// <summary>B rows of [image placeholder, T random token ids]; labels supervise every text token but the first
+    /// (the peer predicts tokens 1..T-1 from the text alone). Pixels are normal(0, 1) in float32, as the loader's.</summary>
+    static TrainingBatch RandomBatch(Options options)
+    {
+        var random = new Random((int)options.Seed);
+        var inputIds = new List<long[]>();
+        var labels = new List<long[]>();
+        for (int row = 0; row < options.BatchSize; row++)
+        {
+            var text = Enumerable.Range(0, options.TextTokens).Select(_ => (long)random.Next(options.Config.VocabSize)).ToArray();
+            inputIds.Add([MultimodalSplice.ImageTokenIndex, .. text]);
+            labels.Add([MultimodalSplice.IgnoreIndex, MultimodalSplice.IgnoreIndex, .. text[1..]]);
+        }
+        using var generator = new Generator(options.Seed);
+        var vision = options.Config.Vision;
+        var pixels = randn([options.BatchSize, 3, vision.ImageSize, vision.ImageSize], ScalarType.Float32, generator: generator);
+        return new TrainingBatch(0, 0, [.. Enumerable.Range(0, options.BatchSize).Select(i => $"random-{i}")], inputIds, labels, pixels);
+    }
+}

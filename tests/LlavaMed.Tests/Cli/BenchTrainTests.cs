@@ -1,0 +1,45 @@
+using System.Text.Json.Nodes;
+
+namespace LlavaMed.Tests.Cli;
+
+public sealed class BenchTrainTests
+{
+    /// <summary>A tiny LLaVA config.json under another file name (as ../shared/bench's peer config is).</summary>
+    static string TinyConfigFile()
+    {
+        var folder = Directory.CreateTempSubdirectory("bench-train-").FullName;
+        var path = Path.Combine(folder, "tiny.config.json");
+        File.WriteAllText(path, new JsonObject
+        {
+            ["model_type"] = "llava_mistral", ["vocab_size"] = 64, ["hidden_size"] = 16, ["intermediate_size"] = 32,
+            ["num_hidden_layers"] = 1, ["num_attention_heads"] = 2, ["num_key_value_heads"] = 1, ["mm_hidden_size"] = 8,
+            ["mm_projector_type"] = "mlp2x_gelu", ["mm_vision_select_layer"] = -1, ["mm_vision_tower"] = "tiny",
+            ["vision_config"] = new JsonObject
+            {
+                ["hidden_size"] = 8, ["intermediate_size"] = 16, ["num_hidden_layers"] = 1, ["num_attention_heads"] = 2,
+                ["image_size"] = 28, ["patch_size"] = 14,
+            },
+        }.ToJsonString());
+        return path;
+    }
+
+    [Fact]
+    public void PrintsTheMedianStepTokensPerSecondAndTheMatmulPeakMeasuredInTheSameRun()
+    {
+        var (exitCode, output, error) = CliRunner.Run("bench", "train", "--config", TinyConfigFile(), "--batch-size", "2",
+                                                      "--text-tokens", "5", "--dtype", "bfloat16", "--threads", "1", "--steps", "3", "--warmup", "1");
+        Assert.True(exitCode == 0, error);
+        Assert.Matches(@"median \d+\.\d ms/step", output);
+        Assert.Matches(@"\d+ tokens/s", output);
+        Assert.Matches(@"MFU \d+ ?% of the bfloat16 matmul peak measured now \(\d+\.\d GFLOP/s", output);
+        Assert.Contains("(18 decoder positions per step)", output); // 2 rows x (4 patches + 5 text tokens)
+    }
+
+    [Fact]
+    public void RejectsAStepWithoutASupervisedToken()
+    {
+        var (exitCode, _, error) = CliRunner.Run("bench", "train", "--config", TinyConfigFile(), "--text-tokens", "1");
+        Assert.Equal(1, exitCode);
+        Assert.Contains("--text-tokens must be at least 2", error);
+    }
+}
