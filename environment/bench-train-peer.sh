@@ -3,7 +3,7 @@
 # architecture), interleaved: ROUNDS rounds of (ours, peer) per dtype; prints each median ms/step, the median of the
 # rounds and the ratio peer/ours (> 1: ours is faster). Install the peer as ../shared/bench/README.md says.
 # Usage: environment/bench-train-peer.sh [LLAVA_MED_CLI] [ROUNDS] [STEPS]   (run under flock /work/locks/heavy.lock)
-# Note: the peer trains the vision tower too; ours freezes it, as every curriculum stage does.
+# Both train every weight (ours with --train-vision-tower; the curriculum itself never trains the tower).
 set -euo pipefail
 cli=${1:-llava-med}; rounds=${2:-3}; steps=${3:-20}
 bench=$(cd "$(dirname "$0")/../../shared/bench" 2>/dev/null && pwd || echo /work/shared/bench)
@@ -14,7 +14,7 @@ for dtype in float32 bfloat16; do
   ours=(); peer=()
   for round in $(seq "$rounds"); do
     o=$("$cli" bench train --config "$bench/tiny-llava-peer.config.json" --batch-size 8 --text-tokens 64 --dtype "$dtype" \
-          --threads 2 --steps "$steps" | grep -o 'median [0-9.]* ms/step' | awk '{print $2}')
+          --threads 2 --steps "$steps" --train-vision-tower | grep -o 'median [0-9.]* ms/step' | awk '{print $2}')
     p=$(LD_LIBRARY_PATH=$openblas /usr/bin/python3 "$bench/tiny_llava.py" 2 "$steps" "$peer_dtype" | grep -o 'median [0-9.]* ms/step' | awk '{print $2}')
     echo "$dtype round $round: ours $o ms/step, peer $p ms/step; load $(cut -d' ' -f1-3 /proc/loadavg)"
     ours+=("$o"); peer+=("$p")

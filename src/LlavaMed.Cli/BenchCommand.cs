@@ -34,21 +34,26 @@ public static class BenchCommand
         var threads = new Option<int>("--threads") { Description = "torch threads (0: libtorch's default)", DefaultValueFactory = _ => 0 };
         var steps = new Option<int>("--steps") { Description = "timed steps", DefaultValueFactory = _ => 20 };
         var warmup = new Option<int>("--warmup") { Description = "untimed steps first", DefaultValueFactory = _ => 3 };
+        var trainTower = new Option<bool>("--train-vision-tower")
+        {
+            Description = "train the vision tower too (the curriculum never does): the same work as a peer that trains every weight",
+        };
         var command = new Command("train", "Training-step speed (forward, backward, AdamW) of a random model next to this machine's matmul peak")
         {
-            config, batchSize, textTokens, dtype, threads, steps, warmup,
+            config, batchSize, textTokens, dtype, threads, steps, warmup, trainTower,
         };
         command.SetAction(parse => CliErrors.Run(parse, (stdout, _) =>
         {
             var options = new TrainingBenchmark.Options(LlavaConfig.FromFile(parse.GetValue(config)!), parse.GetValue(batchSize),
                                                         parse.GetValue(textTokens), parse.GetValue(dtype) == "bfloat16" ? ScalarType.BFloat16 : ScalarType.Float32,
-                                                        parse.GetValue(steps), parse.GetValue(warmup));
+                                                        parse.GetValue(steps), parse.GetValue(warmup), TrainVisionTower: parse.GetValue(trainTower));
             if (parse.GetValue(threads) > 0) set_num_threads(parse.GetValue(threads));
             var result = TrainingBenchmark.Run(options);
             double peak = MatmulFlops(options.Dtype, CPU, PeakMatmulWidth);
             double seconds = result.MedianSeconds, achieved = result.StepFlop / seconds;
-            stdout.WriteLine($"model: {parse.GetValue(config)}: {result.Parameters:N0} parameters ({result.TrainedParameters:N0} trained: projector and "
-                             + $"language model), {parse.GetValue(dtype)}, {get_num_threads()} torch threads; {options.BatchSize} images + "
+            stdout.WriteLine($"model: {parse.GetValue(config)}: {result.Parameters:N0} parameters ({result.TrainedParameters:N0} trained: "
+                             + $"{(options.TrainVisionTower ? "every weight" : "projector and language model")}), {parse.GetValue(dtype)}, "
+                             + $"{get_num_threads()} torch threads; {options.BatchSize} images + "
                              + $"{options.TextTokens} text tokens per row ({result.Positions} decoder positions per step)");
             stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"median {seconds * 1e3:F1} ms/step (min {result.MinSeconds * 1e3:F1}, max {result.MaxSeconds * 1e3:F1}; {options.Steps} steps after "

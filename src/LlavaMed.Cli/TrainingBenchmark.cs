@@ -14,12 +14,13 @@ namespace LlavaMed.Cli;
 /// (<see cref="StageTrainer.OptimizerStep"/>: forward, backward, global-norm clipping, AdamW) with what stages 2
 /// and 3 train (projector and language model; the vision tower is frozen). The first text token is not supervised,
 /// so each row supervises T - 1 next tokens, as the PyTorch peer in <c>../shared/bench</c> does. AdamW: lr 1e-3,
-/// weight decay 0.01, as the peer.
+/// weight decay 0.01, as the peer. <see cref="Options.TrainVisionTower"/> trains the tower too (its own group), as
+/// the peer trains every weight: the fair comparison with it.
 /// </summary>
 public static class TrainingBenchmark
 {
     public sealed record Options(LlavaConfig Config, int BatchSize, int TextTokens, ScalarType Dtype, int Steps, int WarmupSteps,
-                                 double MaxGradNorm = 1.0, ulong Seed = 0);
+                                 double MaxGradNorm = 1.0, ulong Seed = 0, bool TrainVisionTower = false);
 
     public sealed record Result(long Parameters, long TrainedParameters, long Positions, double StepFlop, double MedianSeconds,
                                 double MinSeconds, double MaxSeconds, double FirstLoss, double LastLoss);
@@ -37,12 +38,15 @@ public static class TrainingBenchmark
         WeightInitialization.Initialize(model, options.Seed);
         var projector = new List<Parameter>();
         var language = new List<Parameter>();
+        var tower = new List<Parameter>();
         foreach (var (name, parameter) in model.named_parameters())
         {
-            parameter.requires_grad = StageTrainer.Trains(name, TrainableSet.ProjectorAndLanguageModel, lora: false);
-            if (parameter.requires_grad) (name.StartsWith("model.mm_projector", StringComparison.Ordinal) ? projector : language).Add(parameter);
+            bool inTower = name.StartsWith("model.vision_tower", StringComparison.Ordinal);
+            parameter.requires_grad = (inTower && options.TrainVisionTower) || StageTrainer.Trains(name, TrainableSet.ProjectorAndLanguageModel, lora: false);
+            if (parameter.requires_grad) (inTower ? tower : name.StartsWith("model.mm_projector", StringComparison.Ordinal) ? projector : language).Add(parameter);
         }
         var groups = new List<ParameterGroup> { new(projector, 1e-3), new(language, 1e-3) };
+        if (tower.Count > 0) groups.Add(new ParameterGroup(tower, 1e-3));
         using var optimizer = new AdamWOptimizer(groups, weightDecay: 0.01);
 
         using var batch = RandomBatch(options);
@@ -64,8 +68,8 @@ public static class TrainingBenchmark
         seconds.Sort();
         double median = seconds.Count % 2 == 1 ? seconds[seconds.Count / 2] : (seconds[seconds.Count / 2 - 1] + seconds[seconds.Count / 2]) / 2;
         double stepFlop = TrainingFlops.Step(languageMatmulParameters, positions, languageWeightsTrained: true, gradientCheckpointing: false,
-                                             visionParameters, imagePositions);
-        return new Result(model.parameters().Sum(p => p.numel()), projector.Concat(language).Sum(p => p.numel()), positions, stepFlop,
+                                             visionParameters, imagePositions, options.TrainVisionTower);
+        return new Result(model.parameters().Sum(p => p.numel()), groups.Sum(g => g.Parameters.Sum(p => p.numel())), positions, stepFlop,
                           median, seconds[0], seconds[^1], firstLoss, lastLoss);
     }
 

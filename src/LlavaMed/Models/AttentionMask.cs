@@ -44,10 +44,29 @@ public static class AttentionMask
             var querySegments = keyPaddingMask[.., (int)pastLength..].unsqueeze(2); // [B, T, 1]
             allowedPerRow = allowedPerRow.logical_and(keySegments.eq(shared).logical_or(keySegments.eq(querySegments)));
         }
-        var negative = dtype == bfloat16 ? -3.3895313892515355e38 : dtype == float16 ? -65504.0 : float.MinValue;
-        using var fill = negative.ToScalar();
+        using var fill = MostNegative(dtype).ToScalar();
         var mask = zeros(batch, queryLength, keyLength, dtype: dtype, device: device)
             .masked_fill(allowedPerRow.logical_not(), fill);
         return mask.unsqueeze(1).MoveToOuterDisposeScope();
     }
+
+    /// <summary>The rows of the attention mask at [B, Q] <paramref name="queries"/> (positions without a cache):
+    /// [B, 1, Q, T], gathered from <paramref name="additiveMask"/> or, when that is null (plain causal), built.</summary>
+    public static Tensor QueryRows(Tensor? additiveMask, Tensor queries, long length, ScalarType dtype)
+    {
+        using var scope = NewDisposeScope();
+        long batch = queries.shape[0], count = queries.shape[1];
+        if (additiveMask is not null)
+            return additiveMask.gather(2, queries.view(batch, 1, count, 1).expand(-1, -1, -1, length)).MoveToOuterDisposeScope();
+        using var zero = 0L.ToScalar(); // explicit Scalars, disposed after use: see TensorArithmetic
+        using var end = length.ToScalar();
+        using var step = 1L.ToScalar();
+        var keyPositions = arange(zero, end, step, dtype: int64, device: queries.device).view(1, 1, length);
+        var future = keyPositions.gt(queries.unsqueeze(2)); // [B, Q, T]
+        using var fill = MostNegative(dtype).ToScalar();
+        return zeros(batch, count, length, dtype: dtype, device: queries.device).masked_fill(future, fill).unsqueeze(1).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The masked entries' value: the dtype's most negative finite number.</summary>
+    static double MostNegative(ScalarType dtype) => dtype == bfloat16 ? -3.3895313892515355e38 : dtype == float16 ? -65504.0 : float.MinValue;
 }

@@ -148,8 +148,8 @@ public sealed class ClipAttention : Module<Tensor, Tensor>
         long batch = hidden.shape[0], length = hidden.shape[1];
         Tensor Heads(Tensor x) => x.view(batch, length, heads, headDim).transpose(1, 2);
         // No mask: every patch attends to every patch.
-        var attended = functional.scaled_dot_product_attention(
-            Heads(q_proj.forward(hidden)), Heads(k_proj.forward(hidden)), Heads(v_proj.forward(hidden)));
+        var attended = ScaledDotProductAttention.Compute(
+            Heads(q_proj.forward(hidden)), Heads(k_proj.forward(hidden)), Heads(v_proj.forward(hidden)), additiveMask: null, causal: false);
         var merged = attended.transpose(1, 2).reshape(batch, length, heads * headDim);
         return out_proj.forward(merged).MoveToOuterDisposeScope();
     }

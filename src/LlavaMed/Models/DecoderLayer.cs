@@ -23,12 +23,15 @@ public sealed class DecoderLayer : Module
     }
 
     /// <summary>Pre-norm attention and MLP, each added to the residual stream. (Naming: <c>forward</c> is TorchSharp's
-    /// one-input <c>Module&lt;Tensor, Tensor&gt;.forward</c>; <c>Forward</c> is this workbench's for modules with more inputs.)</summary>
-    public Tensor Forward(Tensor hidden, Tensor cos, Tensor sin, Tensor? additiveMask, KeyValueCache? cache)
+    /// one-input <c>Module&lt;Tensor, Tensor&gt;.forward</c>; <c>Forward</c> is this workbench's for modules with more inputs.)
+    /// With <paramref name="queries"/> ([B, Q] positions) only those positions are computed and returned, [B, Q, D];
+    /// <paramref name="additiveMask"/> is then their rows, [B, 1, Q, T].</summary>
+    public Tensor Forward(Tensor hidden, Tensor cos, Tensor sin, Tensor? additiveMask, KeyValueCache? cache, Tensor? queries = null)
     {
         using var scope = NewDisposeScope();
         var normed = input_layernorm.forward(hidden);
-        var afterAttention = hidden.Plus(self_attn.Forward(normed, cos, sin, additiveMask, cache, index));
+        var residual = queries is null ? hidden : DecoderAttention.AtPositions(hidden, queries);
+        var afterAttention = residual.Plus(self_attn.Forward(normed, cos, sin, additiveMask, cache, index, queries));
         var mlpOutput = mlp.forward(post_attention_layernorm.forward(afterAttention));
         return afterAttention.Plus(mlpOutput).MoveToOuterDisposeScope();
     }

@@ -110,19 +110,30 @@ public sealed class LlavaForCausalLM : Module
     }
 
     /// <summary>The training loss of <see cref="Forward(MultimodalInputs, KeyValueCache?, bool)"/> (mean cross-entropy
-    /// over the supervised next tokens) with the head applied only where a label is supervised: a VQA sample
-    /// supervises a few answer tokens out of ~50, and the [B, T, vocab] logits are a quarter of the small model's work.</summary>
+    /// over the supervised next tokens) computing only what that loss reads: the last decoder layer, the final norm and
+    /// the head run at the positions whose next token is supervised (each row's, in order, padded to the longest row
+    /// with positions the loss skips). A VQA sample supervises a few answer tokens out of ~50, and a caption none of
+    /// the image's positions.</summary>
     public Tensor TrainingLoss(MultimodalInputs inputs)
     {
         ArgumentNullException.ThrowIfNull(inputs.Labels);
         using var scope = NewDisposeScope();
-        var (hidden, _) = model.Forward(inputs.InputsEmbeds, inputs.AttentionMask, inputs.PositionIds, null, false);
-        var targets = inputs.Labels[.., 1..].reshape(-1).to(hidden.device);
         using var ignored = MultimodalSplice.IgnoreIndex.ToScalar(); // explicit Scalars: see TensorArithmetic
-        var supervised = targets.ne(ignored).nonzero().squeeze(1);
-        var states = hidden[.., ..^1].reshape(-1, hidden.shape[^1]).index_select(0, supervised);
+        var targets = inputs.Labels[.., 1..].to(inputs.InputsEmbeds.device); // [B, T-1]: position t predicts label t+1
+        var supervised = targets.ne(ignored);
+        long count = supervised.sum(1).max().item<long>();
+        // Each row's supervised positions first, in order (unsupervised ones sort after them), then the first `count`.
+        using var zero = 0L.ToScalar();
+        using var width = targets.shape[1].ToScalar();
+        using var one = 1L.ToScalar();
+        var columns = arange(zero, width, one, dtype: int64, device: targets.device).unsqueeze(0).expand_as(targets);
+        var order = where(supervised, columns, columns.Plus(width)).argsort(1);
+        var queries = order[.., ..(int)Math.Max(count, 1)];
+        var (hidden, _) = model.Forward(inputs.InputsEmbeds, inputs.AttentionMask, inputs.PositionIds, null, false, queries);
+        var kept = supervised.gather(1, queries).reshape(-1).nonzero().squeeze(1);
+        var states = hidden.reshape(-1, hidden.shape[^1]).index_select(0, kept);
         var logits = lm_head is null ? functional.linear(states, model.EmbedTokens.weight!) : lm_head.forward(states);
-        return functional.cross_entropy(logits.to(float32), targets.index_select(0, supervised)).MoveToOuterDisposeScope();
+        return functional.cross_entropy(logits.to(float32), targets.gather(1, queries).reshape(-1).index_select(0, kept)).MoveToOuterDisposeScope();
     }
 
     public CausalLMOutput Forward(MultimodalInputs inputs, KeyValueCache? cache = null, bool outputHiddenStates = false) =>

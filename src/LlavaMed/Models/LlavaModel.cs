@@ -34,22 +34,33 @@ public sealed class LlavaModel : Module, ICheckpointedLayers
     public Module<Tensor, Tensor> MmProjector => mm_projector;
 
     /// <summary>Runs the decoder stack. Hidden states, when asked for, follow Hugging Face: index 0 is the input,
-    /// index i the output of layer i-1, and the last entry is after the final norm.</summary>
+    /// index i the output of layer i-1, and the last entry is after the final norm. With <paramref name="outputQueries"/>
+    /// ([B, Q] positions of each row, as training's loss needs them) the last layer computes only those positions (its
+    /// keys and values still cover every position) and the result is [B, Q, D]: in a two-layer model the image
+    /// positions' last attention and MLP are a third of the decoder's work, and no loss reads them.</summary>
     public (Tensor Hidden, IReadOnlyList<Tensor>? HiddenStates) Forward(Tensor inputsEmbeds, Tensor? attentionMask,
-        Tensor positionIds, KeyValueCache? cache, bool outputHiddenStates)
+        Tensor positionIds, KeyValueCache? cache, bool outputHiddenStates, Tensor? outputQueries = null)
     {
+        if (outputQueries is not null && (cache is not null || outputHiddenStates))
+            throw new ArgumentException("output queries are a training forward's: no cache, no hidden states");
         long batch = inputsEmbeds.shape[0], length = inputsEmbeds.shape[1];
         long past = cache?.Length ?? 0;
         var (cos, sin) = RotaryEmbedding.CosSin(positionIds, config.HeadDim, config.RopeTheta);
+        // In the model's dtype once, as Hugging Face's rotary module returns them, not once per layer and projection.
+        if (cos.dtype != inputsEmbeds.dtype) (cos, sin) = (cos.to(inputsEmbeds.dtype), sin.to(inputsEmbeds.dtype));
         using var additiveMask = AttentionMask.Build(attentionMask, batch, length, past, config.SlidingWindow,
                                                      inputsEmbeds.dtype, inputsEmbeds.device);
+        using var queryMask = outputQueries is null ? null : AttentionMask.QueryRows(additiveMask, outputQueries, length, inputsEmbeds.dtype);
         var states = outputHiddenStates ? new List<Tensor> { inputsEmbeds } : null;
         var hidden = inputsEmbeds;
-        foreach (var layer in layers)
+        for (int i = 0; i < layers.Count; i++)
         {
-            hidden = cache is null
-                ? ActivationCheckpointing.Run(Checkpointing, layer, x => layer.Forward(x[0]!, x[1]!, x[2]!, x[3], null), hidden, cos, sin, additiveMask)
-                : layer.Forward(hidden, cos, sin, additiveMask, cache);
+            var layer = layers[i];
+            hidden = cache is not null ? layer.Forward(hidden, cos, sin, additiveMask, cache)
+                : outputQueries is not null && i == layers.Count - 1
+                    ? ActivationCheckpointing.Run(Checkpointing, layer, x => layer.Forward(x[0]!, x[1]!, x[2]!, x[3], null, x[4]), hidden, cos, sin, queryMask,
+                                                  outputQueries)
+                    : ActivationCheckpointing.Run(Checkpointing, layer, x => layer.Forward(x[0]!, x[1]!, x[2]!, x[3], null), hidden, cos, sin, additiveMask);
             states?.Add(hidden);
         }
         hidden = norm.forward(hidden);

@@ -13,10 +13,12 @@ public static class TrainingFlops
     /// <param name="positions">the step's sequence positions through the decoder (image and text, padding included)</param>
     /// <param name="visionParameters">the vision tower's weights</param>
     /// <param name="imagePositions">the step's patch positions through the vision tower (images x patches)</param>
+    /// <param name="visionWeightsTrained">the tower trained too (only <c>bench train --train-vision-tower</c>, to
+    /// match a peer that trains every weight): forward, backward and weight gradients, 6 per weight and position</param>
     public static double Step(long languageMatmulParameters, long positions, bool languageWeightsTrained, bool gradientCheckpointing,
-                              long visionParameters, long imagePositions)
+                              long visionParameters, long imagePositions, bool visionWeightsTrained = false)
     {
         double perWeightAndPosition = 2 + 2 + (languageWeightsTrained ? 2 : 0) + (gradientCheckpointing ? 2 : 0);
-        return perWeightAndPosition * languageMatmulParameters * positions + 2.0 * visionParameters * imagePositions;
+        return perWeightAndPosition * languageMatmulParameters * positions + (visionWeightsTrained ? 6.0 : 2.0) * visionParameters * imagePositions;
     }
 }

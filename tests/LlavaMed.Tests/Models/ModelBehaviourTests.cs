@@ -29,13 +29,25 @@ public sealed class ModelBehaviourTests
         Assert.Equal(manual, output.Loss!.item<float>(), 5);
     }
 
-    [Fact]
-    public void TrainingLossEqualsTheForwardLossAndItsGradients()
+    /// <summary>The training loss runs the last layer only where a next token is supervised; it must equal the full
+    /// forward's loss: with padding (the mask's rows gathered), without (causal rows built), with a sliding window,
+    /// and with a row that supervises nothing.</summary>
+    [Theory]
+    [InlineData("padded", null)]
+    [InlineData("equal-length", null)]
+    [InlineData("one-row-unsupervised", null)]
+    [InlineData("padded", 3)]
+    public void TrainingLossEqualsTheForwardLossAndItsGradients(string rows, int? slidingWindow)
     {
         using var scope = NewDisposeScope();
-        using var model = TinyModels.Create(TinyModels.Config());
-        long[][] ids = [[1, 5, MultimodalSplice.ImageTokenIndex, 7, 8, 9], [1, MultimodalSplice.ImageTokenIndex, 11, 12]];
-        long[][] labels = [[-100, -100, -100, 7, 8, 9], [-100, -100, -100, 12]];
+        using var model = TinyModels.Create(TinyModels.Config(slidingWindow: slidingWindow));
+        const long Image = MultimodalSplice.ImageTokenIndex;
+        var (ids, labels) = rows switch
+        {
+            "padded" => (new long[][] { [1, 5, Image, 7, 8, 9], [1, Image, 11, 12] }, new long[][] { [-100, -100, -100, 7, 8, 9], [-100, -100, -100, 12] }),
+            "equal-length" => ([[1, 5, Image, 7, 8, 9], [1, Image, 11, 12, 13, 14]], [[-100, -100, -100, 7, 8, 9], [-100, -100, -100, -100, 13, -100]]),
+            _ => ([[1, 5, Image, 7, 8, 9], [1, Image, 11, 12, 13, 14]], [[-100, -100, -100, -100, -100, -100], [-100, -100, 11, 12, 13, 14]]),
+        };
         using var inputs = model.PrepareInputs(ids, TinyModels.Images(2), labels, PaddingSide.Right);
         var parameters = model.parameters().ToList();
         Tensor[] Gradients(Func<Tensor> loss)

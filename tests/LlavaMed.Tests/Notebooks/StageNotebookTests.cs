@@ -33,44 +33,41 @@ public sealed class StageNotebookTests(NotebookRunner runner, StageNotebookCache
         return run;
     }
 
+    // The values behind these views (the stage of the presets, its chain, a finite loss per step, every held-out figure
+    // and question scored) are checked on the kernel's variables in LlavaMed.Interactive.Tests
+    // (InProcessStageNotebookTests); these runs check what the published library shows in dotnet-repl.
+
     [Fact]
     [Trait("Category", "Slow")]
-    public void Stage1NotebookTrainsTheProjectorAndCaptionsHeldOutFigures()
+    public void Stage1NotebookShowsItsSettingsLossChartAndCaptionGallery()
     {
         var run = Run("03-stage1-alignment.ipynb");
 
-        Assert.Contains("<td>template</td><td>plain</td>", run.Html);
-        Assert.Contains("<td>trainable</td><td>projector only", run.Html);
         Assert.Contains("Stage 1 (alignment): training loss", run.Html);
+        Assert.Contains("<th>setting</th><th>value</th>", run.Html);
         Assert.Contains("<th>generated caption</th>", run.Html);
-        Assert.Contains("<th>token F1</th><th>BLEU-4</th>", run.Html);
         Assert.Contains("<img src=\"data:image/png;base64,", run.Html);
-        Assert.Contains("<th>stage 1 answer</th>", run.Html);
     }
 
     [Fact]
     [Trait("Category", "Slow")]
-    public void Stage2NotebookStartsFromStage1AndComparesChatAnswersBeforeAndAfter()
+    public void Stage2NotebookShowsItsLossChartAndTheBeforeAndAfterTables()
     {
         var run = Run("04-stage2-instruction.ipynb");
 
-        Assert.Contains("<td>template</td><td>mistral_instruct</td>", run.Html);
-        Assert.Matches("<td>init from</td><td>[^<]*stage1-alignment</td>", run.Html);
         Assert.Contains("Stage 2 (instruction): training loss", run.Html);
         Assert.Contains("<td>before (stage 1)</td>", run.Html);
-        Assert.Contains("<td>after (stage 2)</td>", run.Html);
+        Assert.Contains("<th>after (stage 2)</th>", run.Html);
     }
 
     [Fact]
     [Trait("Category", "Slow")]
-    public void Stage3NotebookStartsFromStage2AndShowsBothVqaMetricSets()
+    public void Stage3NotebookShowsItsLossChartMetricTableAndAnswerGallery()
     {
         var run = Run("05-stage3-vqa.ipynb");
 
-        Assert.Matches("<td>init from</td><td>[^<]*stage2-instruction</td>", run.Html);
         Assert.Contains("Stage 3 (downstream): training loss", run.Html);
-        Assert.Contains("<td>llava-med-v1</td><td>closed_accuracy</td>", run.Html);
-        Assert.Contains("<td>strict</td><td>exact_match</td>", run.Html);
+        Assert.Contains("<th>metric set</th><th>metric</th><th>value</th>", run.Html);
         Assert.Contains("<th>stage 3 answer</th>", run.Html);
         Assert.Contains("<img src=\"data:image/png;base64,", run.Html);
     }

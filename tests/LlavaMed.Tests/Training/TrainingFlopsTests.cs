@@ -17,5 +17,6 @@ public sealed class TrainingFlopsTests
     {
         Assert.Equal(6 * 30, TrainingFlops.Step(10, 3, languageWeightsTrained: true, gradientCheckpointing: false, 0, 0));
         Assert.Equal(8 * 30, TrainingFlops.Step(10, 3, languageWeightsTrained: true, gradientCheckpointing: true, 0, 0));
+        Assert.Equal(6 * 30 + 6 * 20, TrainingFlops.Step(10, 3, languageWeightsTrained: true, gradientCheckpointing: false, 5, 4, visionWeightsTrained: true));
     }
 }
