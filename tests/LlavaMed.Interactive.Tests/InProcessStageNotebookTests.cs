@@ -23,12 +23,14 @@ public sealed class InProcessStageNotebookTests(StageNotebookFolder output) : IC
     /// <summary>Runs <paramref name="notebookName"/> and checks what every stage notebook shows: the stage of the
     /// curriculum's presets it names, trained into its own folder with a finite loss per optimiser step and its
     /// effective hyper-parameters written beside the weights.</summary>
-    async Task<KernelSession> RunStage(string notebookName, string stageName)
+    async Task<KernelSession> RunStage(string notebookName, string stageName, string? previousStage = null)
     {
         var kernel = await InProcessNotebook.RunAsync(notebookName, output.Parameters);
         var stage = kernel.Variable<TrainingStage>("stage");
         Assert.Equal(stageName, stage.Name);
-        Assert.Equal(kernel.Variable<CurriculumRun>("run").Stage(stageName).OutputDir, stage.OutputDir);
+        var run = kernel.Variable<CurriculumRun>("run");
+        Assert.Equal(run.Stage(stageName).OutputDir, stage.OutputDir);
+        if (previousStage is not null) Assert.Equal(run.Stage(previousStage).OutputDir, stage.InitFrom);
         Assert.StartsWith(output.Folder.FullName, stage.OutputDir, StringComparison.Ordinal);
         var losses = kernel.Variable<LossCurves>("losses").ByPhase;
         var curve = Assert.Single(losses).Value;
@@ -59,11 +61,9 @@ public sealed class InProcessStageNotebookTests(StageNotebookFolder output) : IC
     [Trait("Category", "Slow")]
     public async Task InstructionNotebookStartsFromStageOneAndScoresTheSameChatQuestionsBeforeAndAfter()
     {
-        using var kernel = await RunStage("04-stage2-instruction.ipynb", "instruction");
+        using var kernel = await RunStage("04-stage2-instruction.ipynb", "instruction", previousStage: "alignment");
 
-        var stage = kernel.Variable<TrainingStage>("stage");
-        Assert.Equal(kernel.Variable<CurriculumRun>("run").Stage("alignment").OutputDir, stage.InitFrom);
-        Assert.Equal(TrainableSet.ProjectorAndLanguageModel, stage.Trainable);
+        Assert.Equal(TrainableSet.ProjectorAndLanguageModel, kernel.Variable<TrainingStage>("stage").Trainable);
         var before = kernel.Variable<StageEvaluation>("before");
         var after = kernel.Variable<StageEvaluation>("after");
         Assert.Equal(kernel.Variable<CurriculumScale>("curriculumScale").ChatQuestions, after.Chat.Count);
@@ -74,10 +74,8 @@ public sealed class InProcessStageNotebookTests(StageNotebookFolder output) : IC
     [Trait("Category", "Slow")]
     public async Task VqaNotebookStartsFromStageTwoAndScoresEveryTestQuestion()
     {
-        using var kernel = await RunStage("05-stage3-vqa.ipynb", "downstream");
+        using var kernel = await RunStage("05-stage3-vqa.ipynb", "downstream", previousStage: "instruction");
 
-        var stage = kernel.Variable<TrainingStage>("stage");
-        Assert.Equal(kernel.Variable<CurriculumRun>("run").Stage("instruction").OutputDir, stage.InitFrom);
         var evaluation = kernel.Variable<StageEvaluation>("evaluation");
         var questions = kernel.Variable<CurriculumScale>("curriculumScale").VqaTestQuestions;
         Assert.Equal(questions, evaluation.VqaAnswers.Count);

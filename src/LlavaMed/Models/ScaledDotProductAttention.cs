@@ -5,11 +5,12 @@ using static TorchSharp.torch.nn;
 namespace LlavaMed.Models;
 
 /// <summary>softmax(q kᵀ / √d + mask) v for [B, H, T, d] queries and [B, H/r, K, d] keys and values (grouped-query
-/// attention: key/value head j serves query heads jr..jr+r-1), by the kernel that is fastest for the dtype. libtorch's fused CPU kernel (flash attention) suits float32; for bfloat16 and float16 on
-/// the CPU the explicit product is faster at this workbench's head sizes (16-32): on the peer benchmark's shapes
-/// ([8, 4, 320, 32] causal and [8, 4, 257, 16]) forward and backward took 18 and 6 ms instead of 22 and 16 (bf16, 2
-/// threads). The explicit product's softmax runs in the input dtype, as Hugging Face's eager attention returns it
-/// (libtorch's CPU softmax accumulates a reduced dtype in float32).</summary>
+/// attention: key/value head j serves query heads jr..jr+r-1), by the kernel that is fastest for the dtype. libtorch's
+/// fused CPU kernel (flash attention) suits float32; for bfloat16 and float16 on the CPU the explicit product is faster
+/// at the small models' head sizes (16-32): on the peer benchmark's shapes ([8, 4, 320, 32] causal and [8, 4, 257, 16])
+/// forward and backward took 18 and 6 ms instead of 22 and 16 (bf16, 2 threads). Heads larger than
+/// <see cref="MaxExplicitHeadSize"/> keep the fused kernel. The explicit product's softmax runs in the input dtype, as
+/// Hugging Face's eager attention returns it (libtorch's CPU softmax accumulates a reduced dtype in float32).</summary>
 public static class ScaledDotProductAttention
 {
     /// <param name="additiveMask">[B, 1, T, K] (0 or a large negative), or null</param>
@@ -32,8 +33,13 @@ public static class ScaledDotProductAttention
         return Explicit(query, key, value, additiveMask, causal);
     }
 
-    /// <summary>Whether <see cref="Compute"/> takes the explicit product for <paramref name="query"/>'s dtype and device.</summary>
-    public static bool UsesExplicitProduct(Tensor query) => query.device.type == DeviceType.CPU && (query.dtype == bfloat16 || query.dtype == float16);
+    /// <summary>The largest head size that takes the explicit product: the measured regime. Real models' heads (128 in
+    /// Mistral-7B) keep the fused kernel, which also never holds the [T, T] scores, for long rows' sake.</summary>
+    public const long MaxExplicitHeadSize = 64;
+
+    /// <summary>Whether <see cref="Compute"/> takes the explicit product for <paramref name="query"/>'s dtype, device and head size.</summary>
+    public static bool UsesExplicitProduct(Tensor query) =>
+        query.device.type == DeviceType.CPU && (query.dtype == bfloat16 || query.dtype == float16) && query.shape[^1] <= MaxExplicitHeadSize;
 
     /// <summary>The explicit product: scores, mask, softmax, weighted values (public so that tests compare it with the
     /// fused kernel). Grouped query heads share their key/value head's product: the r query heads of a group are

@@ -50,6 +50,7 @@ public sealed class ScaledDotProductAttentionTests
         var (query, key, value, mask) = Inputs(bfloat16, keyValueHeads: 2);
         Assert.True(ScaledDotProductAttention.UsesExplicitProduct(query));
         Assert.False(ScaledDotProductAttention.UsesExplicitProduct(query.to(float32)));
+        Assert.False(ScaledDotProductAttention.UsesExplicitProduct(zeros([1, 32, 4, 128], bfloat16))); // a 7B model's heads
         var reduced = ScaledDotProductAttention.Compute(query, key, value, mask, causal: true).to(float32);
         var reference = nn.functional.scaled_dot_product_attention(query.to(float32), key.to(float32).repeat_interleave(2, 1),
                                                                    value.to(float32).repeat_interleave(2, 1), mask.to(float32));
