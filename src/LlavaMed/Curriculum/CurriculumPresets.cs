@@ -140,6 +140,14 @@ public sealed record CurriculumScale
         DownstreamStage = QuickRun.DownstreamStage with { BatchSize = 8, GradientAccumulation = 1 },
     };
 
+    /// <summary>Notebook 07's quick grid: <see cref="Notebook"/>'s corpus, tower pretraining and evaluation sizes with
+    /// <see cref="QuickRun"/>'s batches (so nine whole curricula train in CI time) and its name.</summary>
+    public static CurriculumScale NotebookGrid { get; } = QuickRun with
+    {
+        Corpus = Notebook.Corpus, VisionEpochs = Notebook.VisionEpochs, VqaTestQuestions = Notebook.VqaTestQuestions,
+        CaptionFigures = Notebook.CaptionFigures, ChatQuestions = Notebook.ChatQuestions,
+    };
+
     /// <summary>The vision tower's caption-word pretraining.</summary>
     public PretrainingSettings VisionPretraining =>
         new(VisionEpochs, VisionBatchSize, VisionLearningRate, PretrainingWeightDecay, PretrainingMaxGradNorm, PretrainingWarmupRatio);

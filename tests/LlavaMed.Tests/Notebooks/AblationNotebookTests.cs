@@ -8,17 +8,19 @@ public sealed class AblationNotebookTests(NotebookRunner runner, StageNotebookCa
 {
     NotebookRun Run(string name) => runner.Run(name, "ablations", cache.Environment).AssertSucceeded().AssertLight();
 
+    // The values (every variant trained as its axis says, every score, the tables and figures 09 reads from the grid)
+    // are checked on the kernel's variables in LlavaMed.Interactive.Tests (InProcessAblationNotebookTests); these runs
+    // check what the published library shows in dotnet-repl.
+
     [Fact]
     [Trait("Category", "Slow")]
-    public void AblationNotebookRunsThePaperGridAndPlotsEachAxis()
+    public void AblationNotebookShowsTheGridItsTableAndAChartPerAxis()
     {
         var run = Run("07-ablations.ipynb");
 
         Assert.Contains(Path.Combine("notebooks", "ablations-quick-0"), run.Text);
-        Assert.Contains("9 variants run and 0 reused", run.Text);
-        Assert.Contains("<td>from-bare-lm</td><td>from the bare LM (from Vicuna)</td><td>start: bare language model (from Vicuna)", run.Html);
+        Assert.Contains("<th>variant</th><th>label</th><th>changes</th>", run.Html);
         Assert.Contains("<th>closed acc (v1)</th><th>open recall (v1)</th>", run.Html);
-        Assert.Contains("<td>resolution-1.5x</td><td>resolution 1.5x</td><td>1</td><td>captions</td><td>1</td><td>84</td>", run.Html);
         foreach (var axis in new[] { "stage-1 epochs", "instruction data", "resolution", "projector", "starting point" })
             Assert.Contains($"Ablation: {axis}", run.Html);
         Assert.Contains("Plotly.newPlot", run.Html);
@@ -26,19 +28,15 @@ public sealed class AblationNotebookTests(NotebookRunner runner, StageNotebookCa
 
     [Fact]
     [Trait("Category", "Slow")]
-    public void PaperFiguresNotebookFillsTheTablesFromTheGridAndExportsFigures()
+    public void PaperFiguresNotebookShowsItsTablesAndFigures()
     {
         Run("07-ablations.ipynb");
         var run = Run("09-paper-figures.ipynb");
-        var everything = run.Html + run.Text;
 
+        Assert.Contains("<th>kind</th><th>run</th><th>folder</th>", run.Html);
         Assert.Contains("<th>VQA-RAD open</th><th>VQA-RAD closed</th><th>SLAKE open</th>", run.Html);
-        Assert.Contains("<td>LLaVA-Med curriculum (quick scale, seed 0), ablation &#39;from the bare LM (from Vicuna)&#39;</td><td>-</td><td>-</td>", run.Html);
-        Assert.Contains("<td>token F1 x 100 (proxy, not judged)</td>", run.Html);
         Assert.Contains("<th>chat F1 (stage 2)</th>", run.Html);
-        foreach (var file in new[] { "vqa-synthetic.png", "vqa-synthetic.svg", "chat-token-f1-proxy.svg", "ablations-1.png", "paper-tables.md" })
-            Assert.Contains($"<td>{file}</td>", run.Html);
         Assert.Contains("<img src=\"data:image/png;base64,", run.Html);
-        Assert.Contains("every file found was read", everything);
+        Assert.Contains("Plotly.newPlot", run.Html);
     }
 }
