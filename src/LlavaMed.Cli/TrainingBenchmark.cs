@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using LlavaMed.Checkpoints;
 using LlavaMed.Data.Batching;
 using LlavaMed.Models;
 using LlavaMed.Training;
@@ -41,9 +42,9 @@ public static class TrainingBenchmark
         var tower = new List<Parameter>();
         foreach (var (name, parameter) in model.named_parameters())
         {
-            bool inTower = name.StartsWith("model.vision_tower", StringComparison.Ordinal);
+            bool inTower = name.StartsWith(CheckpointLoader.TowerPrefix, StringComparison.Ordinal);
             parameter.requires_grad = (inTower && options.TrainVisionTower) || StageTrainer.Trains(name, TrainableSet.ProjectorAndLanguageModel, lora: false);
-            if (parameter.requires_grad) (inTower ? tower : name.StartsWith("model.mm_projector", StringComparison.Ordinal) ? projector : language).Add(parameter);
+            if (parameter.requires_grad) (inTower ? tower : StageTrainer.IsProjector(name) ? projector : language).Add(parameter);
         }
         var groups = new List<ParameterGroup> { new(projector, 1e-3), new(language, 1e-3) };
         if (tower.Count > 0) groups.Add(new ParameterGroup(tower, 1e-3));

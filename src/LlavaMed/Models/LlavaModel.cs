@@ -47,7 +47,7 @@ public sealed class LlavaModel : Module, ICheckpointedLayers
         long past = cache?.Length ?? 0;
         var (cos, sin) = RotaryEmbedding.CosSin(positionIds, config.HeadDim, config.RopeTheta);
         // In the model's dtype once, as Hugging Face's rotary module returns them, not once per layer and projection.
-        if (cos.dtype != inputsEmbeds.dtype) (cos, sin) = (cos.to(inputsEmbeds.dtype), sin.to(inputsEmbeds.dtype));
+        (cos, sin) = (cos.to(inputsEmbeds.dtype), sin.to(inputsEmbeds.dtype));
         using var additiveMask = AttentionMask.Build(attentionMask, batch, length, past, config.SlidingWindow,
                                                      inputsEmbeds.dtype, inputsEmbeds.device);
         using var queryMask = outputQueries is null ? null : AttentionMask.QueryRows(additiveMask, outputQueries, length, inputsEmbeds.dtype);
@@ -56,11 +56,11 @@ public sealed class LlavaModel : Module, ICheckpointedLayers
         for (int i = 0; i < layers.Count; i++)
         {
             var layer = layers[i];
-            hidden = cache is not null ? layer.Forward(hidden, cos, sin, additiveMask, cache)
-                : outputQueries is not null && i == layers.Count - 1
-                    ? ActivationCheckpointing.Run(Checkpointing, layer, x => layer.Forward(x[0]!, x[1]!, x[2]!, x[3], null, x[4]), hidden, cos, sin, queryMask,
-                                                  outputQueries)
-                    : ActivationCheckpointing.Run(Checkpointing, layer, x => layer.Forward(x[0]!, x[1]!, x[2]!, x[3], null), hidden, cos, sin, additiveMask);
+            var queries = i == layers.Count - 1 ? outputQueries : null; // only the last layer narrows to the queries
+            hidden = cache is not null
+                ? layer.Forward(hidden, cos, sin, additiveMask, cache)
+                : ActivationCheckpointing.Run(Checkpointing, layer, x => layer.Forward(x[0]!, x[1]!, x[2]!, x[3], null, x[4]),
+                                              hidden, cos, sin, queries is null ? additiveMask : queryMask, queries);
             states?.Add(hidden);
         }
         hidden = norm.forward(hidden);

@@ -22,14 +22,14 @@ public static class RotaryEmbedding
         return (doubled.cos().MoveToOuterDisposeScope(), doubled.sin().MoveToOuterDisposeScope());
     }
 
-    /// <summary>Rotates [B, H, T, hd] queries or keys; cos/sin are [B, T, hd].</summary>
+    /// <summary>Rotates [B, H, T, hd] queries or keys; cos/sin are [B, T, hd] in their dtype (the decoder converts
+    /// <see cref="CosSin"/>'s float32 tables once per forward, as Hugging Face's rotary module returns them).</summary>
     public static Tensor Apply(Tensor x, Tensor cos, Tensor sin)
     {
         using var scope = NewDisposeScope();
         long half = x.shape[^1] / 2;
         var rotatedHalf = cat([-x.narrow(-1, half, half), x.narrow(-1, 0, half)], -1);
-        var c = cos.unsqueeze(1).to(x.dtype);
-        var s = sin.unsqueeze(1).to(x.dtype);
-        return (x * c).Plus(rotatedHalf * s).MoveToOuterDisposeScope();
+        if (cos.dtype != x.dtype) throw new ArgumentException($"rotary tables are {cos.dtype}, the queries/keys {x.dtype}");
+        return (x * cos.unsqueeze(1)).Plus(rotatedHalf * sin.unsqueeze(1)).MoveToOuterDisposeScope();
     }
 }

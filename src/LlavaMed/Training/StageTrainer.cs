@@ -268,7 +268,8 @@ public sealed class StageTrainer(ProcessGroup? processGroup = null)
         return groups;
     }
 
-    static bool IsProjector(string name) => name.StartsWith("model.mm_projector", StringComparison.Ordinal);
+    /// <summary>Whether parameter <paramref name="name"/> is the projector's (LLaVA's <c>mm_projector_lr</c> group).</summary>
+    public static bool IsProjector(string name) => name.StartsWith("model.mm_projector", StringComparison.Ordinal);
 
     /// <summary>Whether a stage trains the model's own parameter <paramref name="name"/>: the projector always, the
     /// language model in stages 2 and 3 unless LoRA adapts it instead, the vision tower never.</summary>

@@ -49,6 +49,9 @@ public sealed class ModelBehaviourTests
             _ => ([[1, 5, Image, 7, 8, 9], [1, Image, 11, 12, 13, 14]], [[-100, -100, -100, -100, -100, -100], [-100, -100, 11, 12, 13, 14]]),
         };
         using var inputs = model.PrepareInputs(ids, TinyModels.Images(2), labels, PaddingSide.Right);
+        // Padded rows (or a sliding window) give the decoder a mask whose rows are gathered; equal rows, none (causal rows built).
+        using var mask = AttentionMask.Build(inputs.AttentionMask, inputs.BatchSize, inputs.Length, 0, slidingWindow, float32, CPU);
+        Assert.Equal(rows == "padded", mask is not null);
         var parameters = model.parameters().ToList();
         Tensor[] Gradients(Func<Tensor> loss)
         {
