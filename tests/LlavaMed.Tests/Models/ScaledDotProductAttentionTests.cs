@@ -44,6 +44,33 @@ public sealed class ScaledDotProductAttentionTests
     }
 
     [Fact]
+    public void TheAddedCausalMaskGivesTheSameBitsAsMaskedFillWithItsGradients()
+    {
+        using var scope = NewDisposeScope();
+        var (query, key, value, _) = Inputs(bfloat16, keyValueHeads: 2);
+        Tensor[] OutputAndGradients(Func<Tensor> attention)
+        {
+            foreach (var t in new[] { query, key, value }) t.grad = null;
+            var output = attention();
+            output.backward([output.detach().cos()]);
+            return [output.detach(), query.grad!.clone(), key.grad!.clone(), value.grad!.clone()];
+        }
+        // The plain computation: the future keys' scores set to -inf by masked_fill, key/value heads repeated.
+        Tensor Plain()
+        {
+            using var scale = (1 / Math.Sqrt(16)).ToScalar();
+            using var negative = double.NegativeInfinity.ToScalar();
+            var scores = query.mul(scale).matmul(key.repeat_interleave(2, 1).transpose(-2, -1));
+            var future = ones(6, 6, dtype: @bool).triu(1);
+            return scores.masked_fill(future, negative).softmax(-1).matmul(value.repeat_interleave(2, 1));
+        }
+        var plain = OutputAndGradients(Plain);
+        var added = OutputAndGradients(() => ScaledDotProductAttention.Explicit(query, key, value, null, causal: true));
+        for (int i = 0; i < plain.Length; i++)
+            Assert.True(plain[i].equal(added[i]), $"tensor {i} (output, then dq, dk, dv) differs");
+    }
+
+    [Fact]
     public void BFloat16TakesTheExplicitProductAndStaysWithinItsRoundingOfFloat32()
     {
         using var scope = NewDisposeScope();
