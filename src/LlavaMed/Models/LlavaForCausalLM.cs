@@ -118,22 +118,43 @@ public sealed class LlavaForCausalLM : Module
     {
         ArgumentNullException.ThrowIfNull(inputs.Labels);
         using var scope = NewDisposeScope();
-        using var ignored = MultimodalSplice.IgnoreIndex.ToScalar(); // explicit Scalars: see TensorArithmetic
-        var targets = inputs.Labels[.., 1..].to(inputs.InputsEmbeds.device); // [B, T-1]: position t predicts label t+1
-        var supervised = targets.ne(ignored);
-        long count = supervised.sum(1).max().item<long>();
-        // Each row's supervised positions first, in order (unsupervised ones sort after them), then the first `count`.
-        using var zero = 0L.ToScalar();
-        using var width = targets.shape[1].ToScalar();
-        using var one = 1L.ToScalar();
-        var columns = arange(zero, width, one, dtype: int64, device: targets.device).unsqueeze(0).expand_as(targets);
-        var order = where(supervised, columns, columns.Plus(width)).argsort(1);
-        var queries = order[.., ..(int)Math.Max(count, 1)];
+        var (queries, kept, targets) = SupervisedPositions(inputs.HostLabels ?? RowsOf(inputs.Labels), inputs.InputsEmbeds.device);
         var (hidden, _) = model.Forward(inputs.InputsEmbeds, inputs.AttentionMask, inputs.PositionIds, null, false, queries);
-        var kept = supervised.gather(1, queries).reshape(-1).nonzero().squeeze(1);
         var states = hidden.reshape(-1, hidden.shape[^1]).index_select(0, kept);
         var logits = lm_head is null ? functional.linear(states, model.EmbedTokens.weight!) : lm_head.forward(states);
-        return functional.cross_entropy(logits.to(float32), targets.gather(1, queries).reshape(-1).index_select(0, kept)).MoveToOuterDisposeScope();
+        return functional.cross_entropy(logits.to(float32), targets).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Where <see cref="TrainingLoss"/> computes, from the padded label rows on the host (no read-back from the
+    /// device): [B, Q] query positions (each row's positions whose next token is supervised, in order, then its other
+    /// positions, Q = the most any row has, at least 1), the flat indices of the supervised ones among the B x Q, and
+    /// their target tokens, on <paramref name="device"/>.</summary>
+    public static (Tensor Queries, Tensor Kept, Tensor Targets) SupervisedPositions(IReadOnlyList<long[]> labelRows, Device device)
+    {
+        int batch = labelRows.Count, width = labelRows.Max(r => r.Length) - 1; // position t predicts label t+1
+        var supervisedPerRow = labelRows.Select(row => Enumerable.Range(0, width).Where(t => row[t + 1] != MultimodalSplice.IgnoreIndex).ToArray()).ToArray();
+        int count = Math.Max(1, supervisedPerRow.Max(p => p.Length));
+        var queries = new long[batch * count];
+        var kept = new List<long>();
+        var targets = new List<long>();
+        for (int row = 0; row < batch; row++)
+        {
+            var supervised = supervisedPerRow[row];
+            var order = supervised.Concat(Enumerable.Range(0, width).Where(t => labelRows[row][t + 1] == MultimodalSplice.IgnoreIndex)).Take(count).ToArray();
+            for (int j = 0; j < count; j++) queries[row * count + j] = order[j];
+            for (int j = 0; j < supervised.Length; j++)
+            {
+                kept.Add(row * count + j);
+                targets.Add(labelRows[row][supervised[j] + 1]);
+            }
+        }
+        return (tensor(queries, [batch, count], device: device), tensor(kept.ToArray(), ScalarType.Int64, device), tensor(targets.ToArray(), ScalarType.Int64, device));
+    }
+
+    static long[][] RowsOf(Tensor labels)
+    {
+        var values = labels.cpu().data<long>().ToArray();
+        return [.. values.Chunk((int)labels.shape[1])];
     }
 
     public CausalLMOutput Forward(MultimodalInputs inputs, KeyValueCache? cache = null, bool outputHiddenStates = false) =>

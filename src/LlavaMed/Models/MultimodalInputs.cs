@@ -17,6 +17,10 @@ public enum PaddingSide { Right, Left }
 public sealed record MultimodalInputs(Tensor InputsEmbeds, Tensor AttentionMask, Tensor PositionIds, Tensor? Labels,
                                       int TruncatedRows) : IDisposable
 {
+    /// <summary>The rows of <see cref="Labels"/> on the host (the splice builds them there), so that the training loss
+    /// and the trainer count supervised tokens without reading the device back; null when there are no labels.</summary>
+    public IReadOnlyList<long[]>? HostLabels { get; init; }
+
     public long BatchSize => InputsEmbeds.shape[0];
     public long Length => InputsEmbeds.shape[1];
 

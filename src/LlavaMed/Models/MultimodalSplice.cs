@@ -163,7 +163,8 @@ public static class MultimodalSplice
             tensor(mask, [batch, width], device: device),
             tensor(positions, [batch, width], device: device),
             withLabels ? tensor(paddedLabels, [batch, width], device: device) : null,
-            truncated);
+            truncated)
+        { HostLabels = withLabels ? [.. paddedLabels.Chunk(width)] : null };
     }
 
     static MultimodalInputs MoveToOuter(this MultimodalInputs inputs)

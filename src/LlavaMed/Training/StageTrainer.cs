@@ -231,7 +231,6 @@ public sealed class StageTrainer(ProcessGroup? processGroup = null)
     /// <c>llava-med bench train</c> times this very step.</summary>
     public static (double Loss, int Samples, long Positions, long ImagePositions) OptimizerStep(LlavaForCausalLM model, TrainingStep step, List<TrainingBatch> microBatches)
     {
-        using var ignoreIndex = MultimodalSplice.IgnoreIndex.ToScalar();
         long supervised = microBatches.Sum(b => b.Labels.Sum(l => l.Skip(1).LongCount(x => x != MultimodalSplice.IgnoreIndex)));
         long positions = 0, imagePositions = 0;
         var (loss, samples) = step.Run(microBatches, supervised, microBatches.Sum(b => b.Ids.Count), batch =>
@@ -241,7 +240,7 @@ public sealed class StageTrainer(ProcessGroup? processGroup = null)
             var loss = model.TrainingLoss(inputs);
             positions += inputs.BatchSize * inputs.Length;
             imagePositions += (batch.PixelValues?.shape[0] ?? 0) * model.Config.Vision.NumPositions;
-            return new MicroBatchLoss(loss, inputs.Labels![.., 1..].ne(ignoreIndex).sum().item<long>());
+            return new MicroBatchLoss(loss, inputs.HostLabels!.Sum(row => row.Skip(1).LongCount(label => label != MultimodalSplice.IgnoreIndex)));
         });
         return (loss, samples, positions, imagePositions);
     }

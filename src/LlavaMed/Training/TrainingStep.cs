@@ -1,4 +1,5 @@
 using LlavaMed.Distributed;
+using LlavaMed.Models;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -29,7 +30,9 @@ public sealed class TrainingStep(IReadOnlyList<ParameterGroup> optimizerGroups, 
         var parameters = optimizerGroups.SelectMany(g => g.Parameters).ToList();
         var device = parameters.FirstOrDefault()?.device ?? CPU;
         long supervised = (long)SumOverRanks(device, weight)[0];
-        double total = 0;
+        // The step's loss is summed on the device (float64, the same arithmetic as on the host) and read once: no
+        // read-back per micro-batch, which would make a GPU wait for each one.
+        Tensor? weightedLosses = null;
         foreach (var batch in microBatches)
         {
             using var scope = NewDisposeScope();
@@ -39,7 +42,16 @@ public sealed class TrainingStep(IReadOnlyList<ParameterGroup> optimizerGroups, 
             var share = (double)batchSupervised / Math.Max(1, supervised);
             using var shareScalar = share.ToScalar(); // explicit Scalars: see TensorArithmetic
             loss.mul(shareScalar).backward();
-            total += loss.item<float>() * share;
+            var weighted = loss.detach().to(ScalarType.Float64).mul(shareScalar);
+            var sum = weightedLosses is null ? weighted : weightedLosses.Plus(weighted);
+            weightedLosses?.Dispose();
+            weightedLosses = sum.DetachFromDisposeScope();
+        }
+        double total = 0;
+        if (weightedLosses is not null)
+        {
+            total = weightedLosses.item<double>();
+            weightedLosses.Dispose();
         }
         if (sharded is not null) sharded.Step(maxGradNorm);
         else

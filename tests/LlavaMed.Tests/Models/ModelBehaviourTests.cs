@@ -69,6 +69,39 @@ public sealed class ModelBehaviourTests
             Assert.True(fullGradients[i].allclose(selectedGradients[i], rtol: 1e-4, atol: 1e-7), $"gradient {i} differs");
     }
 
+    /// <summary>The positions the training loss computes are found on the host from the label rows; they must be what
+    /// the device computation they replace gives (sort each row's supervised positions first, keep the most any row
+    /// has, the flat indices of the supervised ones): rows with padding, gaps, nothing supervised, everything supervised.</summary>
+    [Fact]
+    public void SupervisedPositionsFromTheHostLabelsEqualTheDeviceComputation()
+    {
+        using var scope = NewDisposeScope();
+        const long I = MultimodalSplice.IgnoreIndex;
+        long[][] rows =
+        [
+            [I, I, I, 7, 8, 9, I, I], [I, 3, I, I, 4, I, 5, I], [I, I, I, I, I, I, I, I], [I, 1, 2, 3, 4, 5, 6, 7],
+        ];
+        var (queries, kept, targets) = LlavaForCausalLM.SupervisedPositions(rows, CPU);
+
+        var labels = tensor(rows.SelectMany(r => r).ToArray(), [rows.Length, rows[0].Length]);
+        using var ignored = I.ToScalar();
+        var shifted = labels[.., 1..];
+        var supervised = shifted.ne(ignored);
+        long count = supervised.sum(1).max().item<long>();
+        using var zero = 0L.ToScalar();
+        using var width = shifted.shape[1].ToScalar();
+        using var one = 1L.ToScalar();
+        var columns = arange(zero, width, one, dtype: int64).unsqueeze(0).expand_as(shifted);
+        var expectedQueries = where(supervised, columns, columns.Plus(width)).argsort(1)[.., ..(int)Math.Max(count, 1)];
+        var expectedKept = supervised.gather(1, expectedQueries).reshape(-1).nonzero().squeeze(1);
+        var expectedTargets = shifted.gather(1, expectedQueries).reshape(-1).index_select(0, expectedKept);
+        Assert.Equal(expectedQueries.data<long>().ToArray(), queries.data<long>().ToArray());
+        Assert.Equal(expectedQueries.shape, queries.shape);
+        Assert.Equal(expectedKept.data<long>().ToArray(), kept.data<long>().ToArray());
+        Assert.Equal(expectedTargets.data<long>().ToArray(), targets.data<long>().ToArray());
+        Assert.Equal(13, targets.numel());
+    }
+
     [Fact]
     public void BatchedLeftPaddedGreedyGenerationEqualsOneByOne()
     {

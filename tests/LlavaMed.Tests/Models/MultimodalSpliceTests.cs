@@ -27,6 +27,21 @@ public sealed class MultimodalSpliceTests
         Assert.Equal(0, inputs.TruncatedRows);
     }
 
+    [Theory]
+    [InlineData(PaddingSide.Right)]
+    [InlineData(PaddingSide.Left)]
+    public void HostLabelsAreTheLabelTensorsRows(PaddingSide side)
+    {
+        using var scope = NewDisposeScope();
+        var inputs = MultimodalSplice.SplicePlaceholders([[1, 5, Image, 7, 8, 9, 10], [1, Image, 4]], [[Ignore, 5, Ignore, 7, 8, 9, 10], [Ignore, Ignore, 4]],
+                                                         Features(2), Embed, maxLength: 8, side);
+        Assert.Equal(1, inputs.TruncatedRows);
+        var rows = inputs.HostLabels!;
+        Assert.Equal(new long[] { rows.Count, rows[0].Length }, inputs.Labels!.shape);
+        Assert.Equal(inputs.Labels.data<long>().ToArray(), rows.SelectMany(r => r).ToArray());
+        Assert.Null(MultimodalSplice.SplicePlaceholders([[1, Image]], null, Features(1), Embed, null, side).HostLabels);
+    }
+
     [Fact]
     public void SeveralImagesPerRowAndRowsWithoutImagesConsumeImagesInOrder()
     {
