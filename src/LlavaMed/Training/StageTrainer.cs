@@ -141,6 +141,9 @@ public sealed class StageTrainer(ProcessGroup? processGroup = null)
         {
             int startBatch = epoch == state.Epoch ? state.BatchInEpoch : 0;
             var microBatches = new List<TrainingBatch>();
+            // Time from the end of one step to the start of the next: waiting for the loader's batches (log.jsonl's
+            // data_wait_seconds; near zero when the prefetching workers keep up).
+            var dataWaitClock = Stopwatch.StartNew();
             foreach (var batch in loader.Epoch(epoch, startBatch, cancellation))
             {
                 microBatches.Add(batch);
@@ -153,6 +156,7 @@ public sealed class StageTrainer(ProcessGroup? processGroup = null)
                 double lr = stage.LearningRate * LearningRateSchedule.CosineWithWarmup(state.Step, totalSteps, warmup);
                 foreach (var (optimizerGroup, definition) in optimizerGroups.Zip(groups))
                     optimizerGroup.LearningRate = definition.LearningRate * lr / stage.LearningRate;
+                var dataWait = dataWaitClock.Elapsed;
                 var stepClock = Stopwatch.StartNew();
                 var (loss, stepSamples, positions, imagePositions) = OptimizerStep(model, trainingStep, microBatches);
                 samplesSeen += stepSamples;
@@ -170,7 +174,8 @@ public sealed class StageTrainer(ProcessGroup? processGroup = null)
                 var step = Progress(stage, state, totalSteps, loss, lr, samplesSeen / Math.Max(elapsed.TotalSeconds, 1e-9), elapsed, remaining)
                            with { StepFlop = stepFlop };
                 log?.WriteLine(JsonSerializer.Serialize(new { step = step.Step, epoch = step.Epoch, loss, lr, elapsed_seconds = elapsed.TotalSeconds,
-                                                               step_seconds = stepClock.Elapsed.TotalSeconds, positions, flop_estimate = stepFlop,
+                                                               step_seconds = stepClock.Elapsed.TotalSeconds, data_wait_seconds = dataWait.TotalSeconds,
+                                                               positions, flop_estimate = stepFlop,
                                                                communication_seconds = group.CommunicationTime.TotalSeconds }));
                 log?.Flush();
                 tensorBoard?.add_scalar($"{stage.Name}/loss", (float)loss, state.Step);
@@ -190,6 +195,7 @@ public sealed class StageTrainer(ProcessGroup? processGroup = null)
                     }
                 }
                 Report(step);
+                dataWaitClock.Restart();
             }
         }
         model.eval();

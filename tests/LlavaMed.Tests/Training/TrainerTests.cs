@@ -97,7 +97,11 @@ public sealed class TrainerTests : IDisposable
             bool changed = !value.equal(after[name]).all().item<bool>();
             Assert.True(changed == name.StartsWith("model.mm_projector"), $"{name} changed={changed}");
         }
-        Assert.True(File.Exists(Path.Combine(stage.OutputDir, StageTrainer.LogFile)));
+        var log = File.ReadAllLines(Path.Combine(stage.OutputDir, StageTrainer.LogFile)).Select(l => JsonNode.Parse(l)!).ToList();
+        Assert.Equal(losses.Count, log.Count);
+        foreach (var line in log)
+            foreach (var key in new[] { "step_seconds", "data_wait_seconds", "positions", "flop_estimate" })
+                Assert.True(line[key]!.GetValue<double>() >= 0, $"{key} in {line}");
         Assert.Equal("alignment", JsonNode.Parse(File.ReadAllText(Path.Combine(stage.OutputDir, "meta.json")))!["stage"]!.GetValue<string>());
     }
 
