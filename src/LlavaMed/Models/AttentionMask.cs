@@ -8,18 +8,24 @@ namespace LlavaMed.Models;
 /// Mistral's optional sliding window, keys more than <c>window - 1</c> positions back.</summary>
 public static class AttentionMask
 {
+    /// <summary>What a key-padding mask holds, when the host knows it (the splice builds the mask there): padding
+    /// (zeros) and packed segments (ids above <see cref="PackedSegments.Shared"/>). Given to <see cref="Build"/>, it
+    /// spares two read-backs from the device per forward.</summary>
+    public readonly record struct Layout(bool Padded, bool Packed);
+
     /// <summary>[B, 1, T, past+T] with 0 where attending is allowed and the dtype's most negative finite value
     /// elsewhere (finite, as Hugging Face uses, so fully padded rows give a uniform softmax instead of NaN).
     /// Returns null when plain causal attention suffices (no padding, no cache, no window).</summary>
     /// <param name="keyPaddingMask">[B, past+T], 1 for real tokens and 0 for padding (segment ids in packed rows);
     /// null when nothing is padded</param>
+    /// <param name="layout">what <paramref name="keyPaddingMask"/> holds, if known; otherwise it is read from the device</param>
     public static Tensor? Build(Tensor? keyPaddingMask, long batch, long queryLength, long pastLength, int? slidingWindow,
-                                ScalarType dtype, Device device)
+                                ScalarType dtype, Device device, Layout? layout = null)
     {
         using var zero = 0L.ToScalar(); // explicit Scalars, disposed after use: see TensorArithmetic
         using var shared = PackedSegments.Shared.ToScalar();
-        bool anyPadding = keyPaddingMask is not null && keyPaddingMask.eq(zero).any().item<bool>();
-        bool packed = keyPaddingMask is not null && keyPaddingMask.gt(shared).any().item<bool>();
+        bool anyPadding = keyPaddingMask is not null && (layout?.Padded ?? keyPaddingMask.eq(zero).any().item<bool>());
+        bool packed = keyPaddingMask is not null && (layout?.Packed ?? keyPaddingMask.gt(shared).any().item<bool>());
         bool windowMatters = slidingWindow is { } w && pastLength + queryLength > w;
         if (!anyPadding && !packed && pastLength == 0 && !windowMatters) return null;
 

@@ -119,7 +119,7 @@ public sealed class LlavaForCausalLM : Module
         ArgumentNullException.ThrowIfNull(inputs.Labels);
         using var scope = NewDisposeScope();
         var (queries, kept, targets) = SupervisedPositions(inputs.HostLabels ?? RowsOf(inputs.Labels), inputs.InputsEmbeds.device);
-        var (hidden, _) = model.Forward(inputs.InputsEmbeds, inputs.AttentionMask, inputs.PositionIds, null, false, queries);
+        var (hidden, _) = model.Forward(inputs.InputsEmbeds, inputs.AttentionMask, inputs.PositionIds, null, false, queries, inputs.MaskLayout);
         var states = hidden.reshape(-1, hidden.shape[^1]).index_select(0, kept);
         var logits = lm_head is null ? functional.linear(states, model.EmbedTokens.weight!) : lm_head.forward(states);
         return functional.cross_entropy(logits.to(float32), targets).MoveToOuterDisposeScope();

@@ -39,7 +39,7 @@ public sealed class LlavaModel : Module, ICheckpointedLayers
     /// keys and values still cover every position) and the result is [B, Q, D]: in a two-layer model the image
     /// positions' last attention and MLP are a third of the decoder's work, and no loss reads them.</summary>
     public (Tensor Hidden, IReadOnlyList<Tensor>? HiddenStates) Forward(Tensor inputsEmbeds, Tensor? attentionMask,
-        Tensor positionIds, KeyValueCache? cache, bool outputHiddenStates, Tensor? outputQueries = null)
+        Tensor positionIds, KeyValueCache? cache, bool outputHiddenStates, Tensor? outputQueries = null, AttentionMask.Layout? maskLayout = null)
     {
         if (outputQueries is not null && (cache is not null || outputHiddenStates))
             throw new ArgumentException("output queries are a training forward's: no cache, no hidden states");
@@ -49,7 +49,7 @@ public sealed class LlavaModel : Module, ICheckpointedLayers
         // In the model's dtype once, as Hugging Face's rotary module returns them, not once per layer and projection.
         (cos, sin) = (cos.to(inputsEmbeds.dtype), sin.to(inputsEmbeds.dtype));
         using var additiveMask = AttentionMask.Build(attentionMask, batch, length, past, config.SlidingWindow,
-                                                     inputsEmbeds.dtype, inputsEmbeds.device);
+                                                     inputsEmbeds.dtype, inputsEmbeds.device, maskLayout);
         using var queryMask = outputQueries is null ? null : AttentionMask.QueryRows(additiveMask, outputQueries, length, inputsEmbeds.dtype);
         var states = outputHiddenStates ? new List<Tensor> { inputsEmbeds } : null;
         var hidden = inputsEmbeds;

@@ -21,6 +21,9 @@ public sealed record MultimodalInputs(Tensor InputsEmbeds, Tensor AttentionMask,
     /// and the trainer count supervised tokens without reading the device back; null when there are no labels.</summary>
     public IReadOnlyList<long[]>? HostLabels { get; init; }
 
+    /// <summary>Whether <see cref="AttentionMask"/> holds padding or packed segments, known on the host.</summary>
+    public AttentionMask.Layout? MaskLayout { get; init; }
+
     public long BatchSize => InputsEmbeds.shape[0];
     public long Length => InputsEmbeds.shape[1];
 

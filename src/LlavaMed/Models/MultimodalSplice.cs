@@ -164,7 +164,10 @@ public static class MultimodalSplice
             tensor(positions, [batch, width], device: device),
             withLabels ? tensor(paddedLabels, [batch, width], device: device) : null,
             truncated)
-        { HostLabels = withLabels ? [.. paddedLabels.Chunk(width)] : null };
+        {
+            HostLabels = withLabels ? [.. paddedLabels.Chunk(width)] : null,
+            MaskLayout = new AttentionMask.Layout(Padded: mask.Contains(0), Packed: mask.Any(segment => segment > PackedSegments.Shared)),
+        };
     }
 
     static MultimodalInputs MoveToOuter(this MultimodalInputs inputs)

@@ -30,7 +30,7 @@ public sealed class MultimodalSpliceTests
     [Theory]
     [InlineData(PaddingSide.Right)]
     [InlineData(PaddingSide.Left)]
-    public void HostLabelsAreTheLabelTensorsRows(PaddingSide side)
+    public void HostLabelsAreTheLabelTensorsRowsAndTheMaskLayoutIsKnown(PaddingSide side)
     {
         using var scope = NewDisposeScope();
         var inputs = MultimodalSplice.SplicePlaceholders([[1, 5, Image, 7, 8, 9, 10], [1, Image, 4]], [[Ignore, 5, Ignore, 7, 8, 9, 10], [Ignore, Ignore, 4]],
@@ -40,6 +40,9 @@ public sealed class MultimodalSpliceTests
         Assert.Equal(new long[] { rows.Count, rows[0].Length }, inputs.Labels!.shape);
         Assert.Equal(inputs.Labels.data<long>().ToArray(), rows.SelectMany(r => r).ToArray());
         Assert.Null(MultimodalSplice.SplicePlaceholders([[1, Image]], null, Features(1), Embed, null, side).HostLabels);
+        Assert.Equal(new AttentionMask.Layout(Padded: true, Packed: false), inputs.MaskLayout);
+        var equal = MultimodalSplice.SplicePlaceholders([[1, Image], [Image, 2]], null, Features(2), Embed, null, side);
+        Assert.Equal(new AttentionMask.Layout(Padded: false, Packed: false), equal.MaskLayout);
     }
 
     [Fact]

@@ -62,6 +62,7 @@ public sealed class PackedSegmentsTests
         {
             foreach (var p in parameters) p.grad = null;
             using var inputs = model.PrepareInputs(ids, pixels, labels, PaddingSide.Right, segments);
+            Assert.Equal(new AttentionMask.Layout(Padded: true, Packed: segments is not null), inputs.MaskLayout);
             var loss = model.TrainingLoss(inputs);
             loss.backward();
             return (loss.item<float>(), parameters.Select(p => p.grad is null ? zeros_like(p) : p.grad.clone()).ToArray());
