@@ -29,8 +29,17 @@ public static class BenchCommand
         var config = new Option<string>("--config") { Description = "a LLaVA config.json (any file name): the model's shape", Required = true };
         var batchSize = new Option<int>("--batch-size") { Description = "images (rows) per step", DefaultValueFactory = _ => 8 };
         var textTokens = new Option<int>("--text-tokens") { Description = "text tokens per row, after the image's positions", DefaultValueFactory = _ => 64 };
-        var dtype = new Option<string>("--dtype") { Description = "float32 or bfloat16", DefaultValueFactory = _ => "float32" };
-        dtype.AcceptOnlyFromAmong("float32", "bfloat16");
+        var dtype = new Option<string>("--dtype")
+        {
+            Description = "float32 or bfloat16, or both (float32,bfloat16): one model each, stepped in turn, and their ratio",
+            DefaultValueFactory = _ => "float32",
+        };
+        dtype.Validators.Add(result =>
+        {
+            var names = result.GetValueOrDefault<string>().Split(',');
+            if (names.Any(n => n is not ("float32" or "bfloat16")) || names.Distinct().Count() != names.Length)
+                result.AddError("--dtype takes float32, bfloat16 or both, comma-separated");
+        });
         var threads = new Option<int>("--threads") { Description = "torch threads (0: libtorch's default)", DefaultValueFactory = _ => 0 };
         var steps = new Option<int>("--steps") { Description = "timed steps", DefaultValueFactory = _ => 20 };
         var warmup = new Option<int>("--warmup") { Description = "untimed steps first", DefaultValueFactory = _ => 3 };
@@ -44,23 +53,33 @@ public static class BenchCommand
         };
         command.SetAction(parse => CliErrors.Run(parse, (stdout, _) =>
         {
-            var options = new TrainingBenchmark.Options(LlavaConfig.FromFile(parse.GetValue(config)!), parse.GetValue(batchSize),
-                                                        parse.GetValue(textTokens), parse.GetValue(dtype) == "bfloat16" ? ScalarType.BFloat16 : ScalarType.Float32,
-                                                        parse.GetValue(steps), parse.GetValue(warmup), TrainVisionTower: parse.GetValue(trainTower));
+            var dtypes = parse.GetValue(dtype)!.Split(',');
+            var runs = dtypes.Select(name => new TrainingBenchmark.Options(LlavaConfig.FromFile(parse.GetValue(config)!), parse.GetValue(batchSize),
+                                                                           parse.GetValue(textTokens), name == "bfloat16" ? ScalarType.BFloat16 : ScalarType.Float32,
+                                                                           parse.GetValue(steps), parse.GetValue(warmup), TrainVisionTower: parse.GetValue(trainTower)))
+                             .ToList();
             if (parse.GetValue(threads) > 0) set_num_threads(parse.GetValue(threads));
-            var result = TrainingBenchmark.Run(options);
-            double peak = MatmulFlops(options.Dtype, CPU, PeakMatmulWidth);
-            double seconds = result.MedianSeconds, achieved = result.StepFlop / seconds;
-            stdout.WriteLine($"model: {parse.GetValue(config)}: {result.Parameters:N0} parameters ({result.TrainedParameters:N0} trained: "
-                             + $"{(options.TrainVisionTower ? "every weight" : "projector and language model")}), {parse.GetValue(dtype)}, "
-                             + $"{get_num_threads()} torch threads; {options.BatchSize} images + "
-                             + $"{options.TextTokens} text tokens per row ({result.Positions} decoder positions per step)");
-            stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"median {seconds * 1e3:F1} ms/step (min {result.MinSeconds * 1e3:F1}, max {result.MaxSeconds * 1e3:F1}; {options.Steps} steps after "
-                + $"{options.WarmupSteps} warm-up), loss {result.FirstLoss:F4} -> {result.LastLoss:F4}; {options.BatchSize * options.TextTokens / seconds:F0} tokens/s "
-                + $"({result.Positions / seconds:F0} positions/s); {result.StepFlop / 1e9:F2} GFLOP/step (matmuls), {achieved / 1e9:F1} GFLOP/s = "
-                + $"MFU {achieved / peak:P0} of the {parse.GetValue(dtype)} matmul peak measured now ({peak / 1e9:F1} GFLOP/s, [512, {PeakMatmulWidth}] x "
-                + $"[{PeakMatmulWidth}, {PeakMatmulWidth}]); load average {File.ReadAllText("/proc/loadavg").Trim()}"));
+            var results = TrainingBenchmark.Run(runs);
+            for (int i = 0; i < runs.Count; i++)
+            {
+                var (options, result) = (runs[i], results[i]);
+                double peak = MatmulFlops(options.Dtype, CPU, PeakMatmulWidth);
+                double seconds = result.MedianSeconds, achieved = result.StepFlop / seconds;
+                stdout.WriteLine($"model: {parse.GetValue(config)}: {result.Parameters:N0} parameters ({result.TrainedParameters:N0} trained: "
+                                 + $"{(options.TrainVisionTower ? "every weight" : "projector and language model")}), {dtypes[i]}, "
+                                 + $"{get_num_threads()} torch threads; {options.BatchSize} images + "
+                                 + $"{options.TextTokens} text tokens per row ({result.Positions} decoder positions per step)");
+                stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"median {seconds * 1e3:F1} ms/step (min {result.MinSeconds * 1e3:F1}, max {result.MaxSeconds * 1e3:F1}; {options.Steps} steps after "
+                    + $"{options.WarmupSteps} warm-up), loss {result.FirstLoss:F4} -> {result.LastLoss:F4}; {options.BatchSize * options.TextTokens / seconds:F0} tokens/s "
+                    + $"({result.Positions / seconds:F0} positions/s); {result.StepFlop / 1e9:F2} GFLOP/step (matmuls), {achieved / 1e9:F1} GFLOP/s = "
+                    + $"MFU {achieved / peak:P0} of the {dtypes[i]} matmul peak measured now ({peak / 1e9:F1} GFLOP/s, [512, {PeakMatmulWidth}] x "
+                    + $"[{PeakMatmulWidth}, {PeakMatmulWidth}]); load average {File.ReadAllText("/proc/loadavg").Trim()}"));
+            }
+            if (runs.Count == 2)
+                stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{dtypes[1]} vs {dtypes[0]}, one step of each in turn: {results[0].MedianSeconds / results[1].MedianSeconds:F2}x the speed "
+                    + $"({results[1].MedianSeconds * 1e3:F1} against {results[0].MedianSeconds * 1e3:F1} ms/step)"));
             return 0;
         }));
         return command;

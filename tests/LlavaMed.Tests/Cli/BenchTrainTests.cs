@@ -36,6 +36,22 @@ public sealed class BenchTrainTests
     }
 
     [Fact]
+    public void BothDtypesStepInTurnAndPrintTheirRatio()
+    {
+        var (exitCode, output, error) = CliRunner.Run("bench", "train", "--config", TinyConfigFile(), "--batch-size", "2",
+                                                      "--text-tokens", "5", "--dtype", "float32,bfloat16", "--threads", "1", "--steps", "3", "--warmup", "1");
+        Assert.True(exitCode == 0, error);
+        Assert.Equal(2, System.Text.RegularExpressions.Regex.Matches(output, @"median \d+\.\d ms/step").Count);
+        Assert.Matches(@"MFU \d+ ?% of the float32 matmul peak", output);
+        Assert.Matches(@"MFU \d+ ?% of the bfloat16 matmul peak", output);
+        Assert.Matches(@"bfloat16 vs float32, one step of each in turn: \d+\.\d\dx the speed \(\d+\.\d against \d+\.\d ms/step\)", output);
+
+        var (rejected, _, message) = CliRunner.Run("bench", "train", "--config", TinyConfigFile(), "--dtype", "float32,float16");
+        Assert.NotEqual(0, rejected);
+        Assert.Contains("--dtype takes float32, bfloat16 or both", message);
+    }
+
+    [Fact]
     public void RejectsAStepWithoutASupervisedToken()
     {
         var (exitCode, _, error) = CliRunner.Run("bench", "train", "--config", TinyConfigFile(), "--text-tokens", "1");
