@@ -72,6 +72,7 @@ public static class TrainingBenchmark
             if (options.Config.UsesImagePatchTokens)
                 throw new ArgumentException("bench train measures v1.5-style configs (one image placeholder per row), not v1.0's <im_patch> tokens");
             Options = options;
+            batch = RandomBatch(options);
             model = new LlavaForCausalLM(options.Config, new ParameterPlacement(options.Dtype, CPU));
             WeightInitialization.Initialize(model, options.Seed);
             var projector = new List<Parameter>();
@@ -86,7 +87,6 @@ public static class TrainingBenchmark
             groups = [new(projector, 1e-3), new(language, 1e-3)];
             if (tower.Count > 0) groups.Add(new ParameterGroup(tower, 1e-3));
             optimizer = new AdamWOptimizer(groups, weightDecay: 0.01);
-            batch = RandomBatch(options);
             trainingStep = new TrainingStep(groups, optimizer, sharded: null, options.MaxGradNorm);
             model.train();
         }

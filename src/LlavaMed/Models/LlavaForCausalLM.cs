@@ -133,7 +133,8 @@ public sealed class LlavaForCausalLM : Module
     {
         int batch = labelRows.Count, width = labelRows.Max(r => r.Length) - 1; // position t predicts label t+1
         var supervisedPerRow = labelRows.Select(row => Enumerable.Range(0, width).Where(t => row[t + 1] != MultimodalSplice.IgnoreIndex).ToArray()).ToArray();
-        int count = Math.Max(1, supervisedPerRow.Max(p => p.Length));
+        // At least one query per row (as many as there are positions): a row-less last layer has no shape to give.
+        int count = Math.Min(width, Math.Max(1, supervisedPerRow.Max(p => p.Length)));
         var queries = new long[batch * count];
         var kept = new List<long>();
         var targets = new List<long>();
@@ -154,7 +155,7 @@ public sealed class LlavaForCausalLM : Module
     static long[][] RowsOf(Tensor labels)
     {
         var values = labels.cpu().data<long>().ToArray();
-        return [.. values.Chunk((int)labels.shape[1])];
+        return MultimodalSplice.Rows(values, (int)labels.shape[0], (int)labels.shape[1]);
     }
 
     public CausalLMOutput Forward(MultimodalInputs inputs, KeyValueCache? cache = null, bool outputHiddenStates = false) =>

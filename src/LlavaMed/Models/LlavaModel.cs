@@ -43,6 +43,8 @@ public sealed class LlavaModel : Module, ICheckpointedLayers
     {
         if (outputQueries is not null && (cache is not null || outputHiddenStates))
             throw new ArgumentException("output queries are a training forward's: no cache, no hidden states");
+        if (maskLayout is not null && cache is not null)
+            throw new ArgumentException("a mask layout describes a prompt's own mask, not one that also covers a cache");
         long batch = inputsEmbeds.shape[0], length = inputsEmbeds.shape[1];
         long past = cache?.Length ?? 0;
         var (cos, sin) = RotaryEmbedding.CosSin(positionIds, config.HeadDim, config.RopeTheta);

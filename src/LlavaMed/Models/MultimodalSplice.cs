@@ -165,10 +165,14 @@ public static class MultimodalSplice
             withLabels ? tensor(paddedLabels, [batch, width], device: device) : null,
             truncated)
         {
-            HostLabels = withLabels ? [.. paddedLabels.Chunk(width)] : null,
+            HostLabels = withLabels ? Rows(paddedLabels, batch, width) : null,
             MaskLayout = new AttentionMask.Layout(Padded: mask.Contains(0), Packed: mask.Any(segment => segment > PackedSegments.Shared)),
         };
     }
+
+    /// <summary>A [rows, width] row-major array as its rows (empty rows when width is 0).</summary>
+    internal static long[][] Rows(long[] values, int rows, int width) =>
+        [.. Enumerable.Range(0, rows).Select(row => values[(row * width)..((row + 1) * width)])];
 
     static MultimodalInputs MoveToOuter(this MultimodalInputs inputs)
     {

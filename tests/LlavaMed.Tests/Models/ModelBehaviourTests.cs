@@ -100,6 +100,14 @@ public sealed class ModelBehaviourTests
         Assert.Equal(expectedKept.data<long>().ToArray(), kept.data<long>().ToArray());
         Assert.Equal(expectedTargets.data<long>().ToArray(), targets.data<long>().ToArray());
         Assert.Equal(13, targets.numel());
+
+        // Nothing supervised anywhere: one (unused) query per row; rows of one position: none, as the device gave.
+        var (noneQueries, noneKept, _) = LlavaForCausalLM.SupervisedPositions([[I, I, I], [I, I, I]], CPU);
+        Assert.Equal(new long[] { 2, 1 }, noneQueries.shape);
+        Assert.Equal(0, noneKept.numel());
+        var (shortQueries, shortKept, _) = LlavaForCausalLM.SupervisedPositions([[I], [I]], CPU);
+        Assert.Equal(new long[] { 2, 0 }, shortQueries.shape);
+        Assert.Equal(0, shortKept.numel());
     }
 
     [Fact]
