@@ -73,7 +73,7 @@ public static class BenchCommand
                     $"median {seconds * 1e3:F1} ms/step (min {result.MinSeconds * 1e3:F1}, max {result.MaxSeconds * 1e3:F1}; {options.Steps} steps after "
                     + $"{options.WarmupSteps} warm-up), loss {result.FirstLoss:F4} -> {result.LastLoss:F4}; {options.BatchSize * options.TextTokens / seconds:F0} tokens/s "
                     + $"({result.Positions / seconds:F0} positions/s); {result.StepFlop / 1e9:F2} GFLOP/step (matmuls), {achieved / 1e9:F1} GFLOP/s = "
-                    + $"MFU {achieved / peak:P0} of the {dtypes[i]} matmul peak measured now ({peak / 1e9:F1} GFLOP/s, [512, {PeakMatmulWidth}] x "
+                    + $"MFU {achieved / peak:P0} of the {dtypes[i]} matmul peak measured now{ProductNote(options.Dtype, CPU)} ({peak / 1e9:F1} GFLOP/s, [512, {PeakMatmulWidth}] x "
                     + $"[{PeakMatmulWidth}, {PeakMatmulWidth}]); load average {File.ReadAllText("/proc/loadavg").Trim()}"));
             }
             if (runs.Count == 2)
@@ -128,7 +128,7 @@ public static class BenchCommand
             var gemv = GemvBandwidth(config, decision.Dtype, decision.Device);
             Result($"disk: shard files {Gb(fileBytes)}: first read {firstRead:F1} s ({fileBytes / 1e9 / firstRead:F2} GB/s)"
                    + $"{(parse.GetValue(dropCaches) ? " cold" : "")}, again {warmRead:F1} s ({fileBytes / 1e9 / warmRead:F2} GB/s)");
-            Result($"bounds: memory bandwidth {bandwidth / 1e9:F1} GB/s, {decision.DtypeName} matmul {flops / 1e9:F0} GFLOP/s, "
+            Result($"bounds: memory bandwidth {bandwidth / 1e9:F1} GB/s, {decision.DtypeName} matmul {flops / 1e9:F0} GFLOP/s{ProductNote(decision.Dtype, decision.Device)}, "
                    + $"bare matrix-vector over layer weights {gemv / 1e9:F1} GB/s ({gemv / bandwidth:P0} of the bandwidth)");
             if (parse.GetValue(boundsOnly)) return 0;
 
@@ -206,13 +206,20 @@ public static class BenchCommand
         return Best(3, () => { using var total = data.sum(); _ = total.item<float>(); }, 4.0 * data.numel());
     }
 
-    /// <summary>FLOP/s of a [512, d] x [d, d] product in the model's dtype (the best of three).</summary>
+    /// <summary>FLOP/s of a [512, d] x [d, d] product in the model's dtype, by the model's kernel
+    /// (<see cref="ReducedPrecisionProducts"/>; the best of three).</summary>
     internal static double MatmulFlops(ScalarType dtype, Device device, int hidden)
     {
         using var a = ones(512, hidden, dtype, device);
         using var b = ones(hidden, hidden, dtype, device);
-        return Best(3, () => { using var c = a.matmul(b); _ = c[0, 0].to(ScalarType.Float32).item<float>(); }, 2.0 * 512 * hidden * hidden);
+        return Best(3, () => { using var c = ReducedPrecisionProducts.Matmul(a, b); _ = c[0, 0].to(ScalarType.Float32).item<float>(); },
+                    2.0 * 512 * hidden * hidden);
     }
+
+    /// <summary>" (computed in float32: ...)" where <see cref="MatmulFlops"/>' product is widened on this CPU.</summary>
+    internal static string ProductNote(ScalarType dtype, Device device) =>
+        device.type == DeviceType.CPU && ReducedPrecisionProducts.WidensOnThisCpu(dtype)
+            ? $" (computed in float32: this CPU has no {dtype.ToString().ToLowerInvariant()} instructions)" : "";
 
     /// <summary>Bytes/s of <c>linear</c> on one token over weights shaped like decoder layers (q, k, v, o, gate,
     /// up, down), four layers so that they do not fit in any cache: what decoding can reach through libtorch.</summary>

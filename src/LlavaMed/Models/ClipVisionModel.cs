@@ -128,17 +128,17 @@ public sealed class ClipEncoderLayer : Module<Tensor, Tensor>
 
 public sealed class ClipAttention : Module<Tensor, Tensor>
 {
-    private readonly Linear q_proj, k_proj, v_proj, out_proj;
+    private readonly LinearLayer q_proj, k_proj, v_proj, out_proj;
     private readonly int heads, headDim;
 
     public ClipAttention(ClipVisionConfig config, ParameterPlacement placement) : base(nameof(ClipAttention))
     {
         heads = config.NumAttentionHeads;
         headDim = config.HiddenSize / heads;
-        q_proj = Linear(config.HiddenSize, config.HiddenSize, device: placement.Device, dtype: placement.Dtype);
-        k_proj = Linear(config.HiddenSize, config.HiddenSize, device: placement.Device, dtype: placement.Dtype);
-        v_proj = Linear(config.HiddenSize, config.HiddenSize, device: placement.Device, dtype: placement.Dtype);
-        out_proj = Linear(config.HiddenSize, config.HiddenSize, device: placement.Device, dtype: placement.Dtype);
+        q_proj = new LinearLayer(config.HiddenSize, config.HiddenSize, hasBias: true, placement);
+        k_proj = new LinearLayer(config.HiddenSize, config.HiddenSize, hasBias: true, placement);
+        v_proj = new LinearLayer(config.HiddenSize, config.HiddenSize, hasBias: true, placement);
+        out_proj = new LinearLayer(config.HiddenSize, config.HiddenSize, hasBias: true, placement);
         RegisterComponents();
     }
 
@@ -157,14 +157,14 @@ public sealed class ClipAttention : Module<Tensor, Tensor>
 
 public sealed class ClipMlp : Module<Tensor, Tensor>
 {
-    private readonly Linear fc1, fc2;
+    private readonly LinearLayer fc1, fc2;
     private readonly bool quickGelu;
     private readonly Scalar quickGeluScale = 1.702.ToScalar(); // held alive: see TensorArithmetic
 
     public ClipMlp(ClipVisionConfig config, ParameterPlacement placement) : base(nameof(ClipMlp))
     {
-        fc1 = Linear(config.HiddenSize, config.IntermediateSize, device: placement.Device, dtype: placement.Dtype);
-        fc2 = Linear(config.IntermediateSize, config.HiddenSize, device: placement.Device, dtype: placement.Dtype);
+        fc1 = new LinearLayer(config.HiddenSize, config.IntermediateSize, hasBias: true, placement);
+        fc2 = new LinearLayer(config.IntermediateSize, config.HiddenSize, hasBias: true, placement);
         quickGelu = config.HiddenAct == "quick_gelu";
         RegisterComponents();
     }

@@ -8,7 +8,7 @@ namespace LlavaMed.Models;
 /// grouped-query attention (<see cref="ScaledDotProductAttention"/>), no biases.</summary>
 public sealed class DecoderAttention : Module
 {
-    private readonly Linear q_proj, k_proj, v_proj, o_proj;
+    private readonly LinearLayer q_proj, k_proj, v_proj, o_proj;
     private readonly int heads, kvHeads, headDim;
     private readonly double ropeTheta;
 
@@ -18,10 +18,10 @@ public sealed class DecoderAttention : Module
         kvHeads = config.NumKeyValueHeads;
         headDim = config.HeadDim;
         ropeTheta = config.RopeTheta;
-        q_proj = Linear(config.HiddenSize, heads * headDim, hasBias: false, device: placement.Device, dtype: placement.Dtype);
-        k_proj = Linear(config.HiddenSize, kvHeads * headDim, hasBias: false, device: placement.Device, dtype: placement.Dtype);
-        v_proj = Linear(config.HiddenSize, kvHeads * headDim, hasBias: false, device: placement.Device, dtype: placement.Dtype);
-        o_proj = Linear(heads * headDim, config.HiddenSize, hasBias: false, device: placement.Device, dtype: placement.Dtype);
+        q_proj = new LinearLayer(config.HiddenSize, heads * headDim, hasBias: false, placement);
+        k_proj = new LinearLayer(config.HiddenSize, kvHeads * headDim, hasBias: false, placement);
+        v_proj = new LinearLayer(config.HiddenSize, kvHeads * headDim, hasBias: false, placement);
+        o_proj = new LinearLayer(heads * headDim, config.HiddenSize, hasBias: false, placement);
         RegisterComponents();
     }
 

@@ -7,13 +7,13 @@ namespace LlavaMed.Models;
 /// <summary>The SiLU-gated feed-forward block: down(silu(gate(x)) * up(x)).</summary>
 public sealed class DecoderMlp : Module<Tensor, Tensor>
 {
-    private readonly Linear gate_proj, up_proj, down_proj;
+    private readonly LinearLayer gate_proj, up_proj, down_proj;
 
     public DecoderMlp(LlavaConfig config, ParameterPlacement placement) : base(nameof(DecoderMlp))
     {
-        gate_proj = Linear(config.HiddenSize, config.IntermediateSize, hasBias: false, device: placement.Device, dtype: placement.Dtype);
-        up_proj = Linear(config.HiddenSize, config.IntermediateSize, hasBias: false, device: placement.Device, dtype: placement.Dtype);
-        down_proj = Linear(config.IntermediateSize, config.HiddenSize, hasBias: false, device: placement.Device, dtype: placement.Dtype);
+        gate_proj = new LinearLayer(config.HiddenSize, config.IntermediateSize, hasBias: false, placement);
+        up_proj = new LinearLayer(config.HiddenSize, config.IntermediateSize, hasBias: false, placement);
+        down_proj = new LinearLayer(config.IntermediateSize, config.HiddenSize, hasBias: false, placement);
         RegisterComponents();
     }
 

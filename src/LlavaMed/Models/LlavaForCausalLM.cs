@@ -14,7 +14,7 @@ public sealed record CausalLMOutput(Tensor Logits, Tensor? Loss, IReadOnlyList<T
 public sealed class LlavaForCausalLM : Module
 {
     private readonly LlavaModel model;
-    private readonly Linear? lm_head;
+    private readonly LinearLayer? lm_head;
 
     /// <param name="placement">dtype and device of the parameters; float32 on the CPU when omitted.</param>
     public LlavaForCausalLM(LlavaConfig config, ParameterPlacement? placement = null) : base(nameof(LlavaForCausalLM))
@@ -22,7 +22,7 @@ public sealed class LlavaForCausalLM : Module
         placement ??= ParameterPlacement.CpuFloat32;
         Config = config;
         model = new LlavaModel(config, placement);
-        lm_head = config.TieWordEmbeddings ? null : Linear(config.HiddenSize, config.VocabSize, hasBias: false, device: placement.Device, dtype: placement.Dtype);
+        lm_head = config.TieWordEmbeddings ? null : new LinearLayer(config.HiddenSize, config.VocabSize, hasBias: false, placement);
         RegisterComponents();
     }
 
@@ -93,7 +93,7 @@ public sealed class LlavaForCausalLM : Module
         using var scope = NewDisposeScope();
         var (hidden, states) = model.Forward(inputsEmbeds, attentionMask, positionIds, cache, outputHiddenStates);
         var logits = lm_head is null
-            ? functional.linear(hidden, model.EmbedTokens.weight!)
+            ? ReducedPrecisionProducts.Linear(hidden, model.EmbedTokens.weight!)
             : lm_head.forward(hidden);
         Tensor? loss = null;
         if (labels is not null)
@@ -121,7 +121,7 @@ public sealed class LlavaForCausalLM : Module
         var (queries, kept, targets) = SupervisedPositions(inputs.HostLabels ?? RowsOf(inputs.Labels), inputs.InputsEmbeds.device);
         var (hidden, _) = model.Forward(inputs.InputsEmbeds, inputs.AttentionMask, inputs.PositionIds, null, false, queries, inputs.MaskLayout);
         var states = hidden.reshape(-1, hidden.shape[^1]).index_select(0, kept);
-        var logits = lm_head is null ? functional.linear(states, model.EmbedTokens.weight!) : lm_head.forward(states);
+        var logits = lm_head is null ? ReducedPrecisionProducts.Linear(states, model.EmbedTokens.weight!) : lm_head.forward(states);
         return functional.cross_entropy(logits.to(float32), targets).MoveToOuterDisposeScope();
     }
 

@@ -32,7 +32,7 @@ public static class MachineProbe
         if (cgroupRoom is { } room) available = Math.Min(available, room);
         var cudaAvailable = cuda.is_available();
         long? gpuFree = device.type == DeviceType.CUDA && cudaAvailable ? NvidiaSmiFreeBytes(Math.Max(0, device.index)) : null;
-        return new MachineResources(available, gpuFree, NativeBf16Flag(ReadOrEmpty("/proc/cpuinfo")), cudaAvailable);
+        return new MachineResources(available, gpuFree, ThisCpusFlags is { } flags ? NativeFlag(flags, ScalarType.BFloat16) : null, cudaAvailable);
     }
 
     /// <summary>MemAvailable in bytes, or null when the text has none.</summary>
@@ -56,19 +56,34 @@ public static class MachineProbe
         return Math.Max(0, limit - current);
     }
 
-    /// <summary>The first native-bf16 flag (<c>amx_bf16</c>, <c>avx512_bf16</c>) in <c>/proc/cpuinfo</c>'s flags.</summary>
-    public static string? NativeBf16Flag(string cpuinfo)
+    /// <summary>The first native-bf16 flag (<c>amx_bf16</c>, <c>avx512_bf16</c>; ARM's <c>bf16</c>) in
+    /// <c>/proc/cpuinfo</c>'s flags.</summary>
+    public static string? NativeBf16Flag(string cpuinfo) => CpuFlags(cpuinfo) is { } flags ? NativeFlag(flags, ScalarType.BFloat16) : null;
+
+    /// <summary>The first flag in <paramref name="flags"/> that gives the CPU instructions for <paramref name="dtype"/>'s
+    /// products: bfloat16 <c>amx_bf16</c>, <c>avx512_bf16</c> (x86), <c>bf16</c> (ARM); float16 <c>amx_fp16</c>,
+    /// <c>avx512_fp16</c>, <c>fphp</c>; null for other dtypes and CPUs without them.</summary>
+    public static string? NativeFlag(IReadOnlySet<string> flags, ScalarType dtype) => dtype switch
+    {
+        ScalarType.BFloat16 => new[] { "amx_bf16", "avx512_bf16", "bf16" }.FirstOrDefault(flags.Contains),
+        ScalarType.Float16 => new[] { "amx_fp16", "avx512_fp16", "fphp" }.FirstOrDefault(flags.Contains),
+        _ => null,
+    };
+
+    /// <summary>The CPU's feature flags: the first <c>flags</c> (x86) or <c>Features</c> (ARM) line of
+    /// <paramref name="cpuinfo"/>; null when it has neither.</summary>
+    public static IReadOnlySet<string>? CpuFlags(string cpuinfo)
     {
         foreach (var line in cpuinfo.Split('\n'))
-        {
-            if (!line.StartsWith("flags", StringComparison.Ordinal)) continue;
-            var flags = line[(line.IndexOf(':') + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
-            foreach (var wanted in new[] { "amx_bf16", "avx512_bf16" })
-                if (flags.Contains(wanted)) return wanted;
-            return null;
-        }
+            if (line.StartsWith("flags", StringComparison.Ordinal) || line.StartsWith("Features", StringComparison.Ordinal))
+                return line[(line.IndexOf(':') + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal);
         return null;
     }
+
+    /// <summary>This machine's <see cref="CpuFlags"/>, read once (null off Linux).</summary>
+    public static IReadOnlySet<string>? ThisCpusFlags => LazyCpuFlags.Value;
+
+    static readonly Lazy<IReadOnlySet<string>?> LazyCpuFlags = new(() => CpuFlags(ReadOrEmpty("/proc/cpuinfo")));
 
     static string ReadOrEmpty(string path)
     {

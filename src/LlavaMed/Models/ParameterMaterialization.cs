@@ -40,9 +40,8 @@ public static class ParameterMaterialization
         {
             switch (module)
             {
-                case Linear linear:
-                    linear.weight = Empty(linear.weight);
-                    if (linear.bias is { } linearBias) linear.bias = Empty(linearBias);
+                case LinearLayer linear:
+                    linear.ReplaceParameters(Empty(linear.Weight), linear.Bias is { } linearBias ? Empty(linearBias) : null);
                     break;
                 case Embedding embedding:
                     embedding.weight = Empty(embedding.weight!);

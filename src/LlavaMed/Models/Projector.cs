@@ -17,13 +17,13 @@ public static partial class Projector
     {
         int depth = Depth(type, "mm_projector_type");
         if (depth == 0) return Identity();
-        if (type == "linear") return Linear(visionHidden, textHidden, device: placement.Device, dtype: placement.Dtype);
-        var layers = new List<(string, Module<Tensor, Tensor>)> { ("0", Linear(visionHidden, textHidden, device: placement.Device, dtype: placement.Dtype)) };
+        if (type == "linear") return new LinearLayer(visionHidden, textHidden, hasBias: true, placement);
+        var layers = new List<(string, Module<Tensor, Tensor>)> { ("0", new LinearLayer(visionHidden, textHidden, hasBias: true, placement)) };
         for (int i = 1; i < depth; i++)
         {
             // Index names as nn.Sequential numbers them: 0 Linear, 1 GELU, 2 Linear, ...
             layers.Add(((2 * i - 1).ToString(), GELU()));
-            layers.Add(((2 * i).ToString(), Linear(textHidden, textHidden, device: placement.Device, dtype: placement.Dtype)));
+            layers.Add(((2 * i).ToString(), new LinearLayer(textHidden, textHidden, hasBias: true, placement)));
         }
         return Sequential(layers);
     }

@@ -42,7 +42,7 @@ public static class ScaledDotProductAttention
         query.device.type == DeviceType.CPU && (query.dtype == bfloat16 || query.dtype == float16) && query.shape[^1] <= MaxExplicitHeadSize;
 
     /// <summary>The explicit product: scores, mask, softmax, weighted values (public so that tests compare it with the
-    /// fused kernel). Grouped query heads share their key/value head's product: the r query heads of a group are
+    /// fused kernel). Its two products are <see cref="ReducedPrecisionProducts.Matmul"/>'s. Grouped query heads share their key/value head's product: the r query heads of a group are
     /// stacked as r x T rows against its keys, so keys and values are never repeated.</summary>
     public static Tensor Explicit(Tensor query, Tensor key, Tensor value, Tensor? additiveMask, bool causal)
     {
@@ -50,7 +50,7 @@ public static class ScaledDotProductAttention
         long batch = query.shape[0], heads = query.shape[1], length = query.shape[2], dim = query.shape[3];
         long groups = key.shape[1], repeats = heads / groups, keys = key.shape[2];
         using var scale = (1 / Math.Sqrt(dim)).ToScalar(); // explicit Scalars: see TensorArithmetic
-        var scores = query.mul(scale).reshape(batch, groups, repeats * length, dim).matmul(key.transpose(-2, -1))
+        var scores = ReducedPrecisionProducts.Matmul(query.mul(scale).reshape(batch, groups, repeats * length, dim), key.transpose(-2, -1))
             .view(batch, groups, repeats, length, keys);
         if (additiveMask is not null) scores = scores.Plus(additiveMask.unsqueeze(2));
         else if (causal)
@@ -65,6 +65,6 @@ public static class ScaledDotProductAttention
                 : scores.Plus(full(length, keys, negative, dtype: scores.dtype, device: query.device).triu(1));
         }
         var probabilities = scores.softmax(-1).view(batch, groups, repeats * length, keys);
-        return probabilities.matmul(value).view(batch, heads, length, dim).MoveToOuterDisposeScope();
+        return ReducedPrecisionProducts.Matmul(probabilities, value).view(batch, heads, length, dim).MoveToOuterDisposeScope();
     }
 }

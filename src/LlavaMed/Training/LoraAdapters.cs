@@ -14,7 +14,7 @@ namespace LlavaMed.Training;
 /// detaches the hooks, leaving a plain model to save in the released layout.</summary>
 public sealed class LoraAdapters : IDisposable
 {
-    readonly List<(string Name, Linear Target, Parameter A, Parameter B, Action RemoveHook)> adapters = [];
+    readonly List<(string Name, LinearLayer Target, Parameter A, Parameter B, Action RemoveHook)> adapters = [];
     readonly Scalar scale; // held alive: see TensorArithmetic
     readonly double dropout;
 
@@ -36,8 +36,8 @@ public sealed class LoraAdapters : IDisposable
         using var generator = new Generator(seed);
         foreach (var (name, module) in model.named_modules())
         {
-            if (module is not Linear linear || !IsTarget(name, options)) continue;
-            var weight = linear.weight!;
+            if (module is not LinearLayer linear || !IsTarget(name, options)) continue;
+            var weight = linear.Weight;
             // PEFT's default: kaiming_uniform_(a=sqrt(5)), i.e. uniform(+-1/sqrt(fan_in)).
             var bound = 1.0 / Math.Sqrt(weight.shape[1]);
             var a = new Parameter(empty(options.Rank, weight.shape[1], dtype: float32, device: weight.device));
@@ -60,12 +60,12 @@ public sealed class LoraAdapters : IDisposable
     /// does not fit it, is an error naming it.</summary>
     public static LoraAdapters FromWeights(LlavaForCausalLM model, IReadOnlyDictionary<string, (Tensor A, Tensor B)> weights, double scale)
     {
-        var linears = model.named_modules().Where(m => m.module is Linear).ToDictionary(m => m.name, m => (Linear)m.module);
+        var linears = model.named_modules().Where(m => m.module is LinearLayer).ToDictionary(m => m.name, m => (LinearLayer)m.module);
         var lora = new LoraAdapters(scale, dropout: 0);
         foreach (var (name, (a, b)) in weights.OrderBy(w => w.Key, StringComparer.Ordinal))
         {
             if (!linears.TryGetValue(name, out var linear)) throw new ArgumentException($"LoRA adapter for {name}: the model has no such linear layer");
-            var weight = linear.weight!;
+            var weight = linear.Weight;
             if (a.dim() != 2 || b.dim() != 2 || a.shape[1] != weight.shape[1] || b.shape[0] != weight.shape[0] || a.shape[0] != b.shape[1])
                 throw new ArgumentException($"LoRA adapter for {name}: A [{string.Join(", ", a.shape)}] and B [{string.Join(", ", b.shape)}] "
                                             + $"do not fit the weight [{string.Join(", ", weight.shape)}]");
@@ -76,7 +76,7 @@ public sealed class LoraAdapters : IDisposable
         return lora;
     }
 
-    void Add(string name, Linear linear, Parameter a, Parameter b)
+    void Add(string name, LinearLayer linear, Parameter a, Parameter b)
     {
         var hook = linear.register_forward_hook((_, input, output) => AddDelta(output, input, a, b));
         adapters.Add((name, linear, a, b, hook.remove));
@@ -127,7 +127,7 @@ public sealed class LoraAdapters : IDisposable
         {
             // A scope per layer: a 7B model's float32 temporaries of all layers at once would not fit in memory.
             using var scope = NewDisposeScope();
-            var weight = target.weight!;
+            var weight = target.Weight;
             var delta = b.matmul(a).mul(scale);
             if (weight.dtype == delta.dtype) weight.PlusInPlace(delta);
             else weight.copy_(weight.to(delta.dtype).Plus(delta)); // summed in float32, rounded once

@@ -67,11 +67,11 @@ public sealed record MemoryPlan(long Parameters, long TrainedParameters, long Se
         }
         if (lora is not null)
             foreach (var (name, module) in model.named_modules())
-                if (module is Linear linear && LoraAdapters.IsTarget(name, lora))
+                if (module is LinearLayer linear && LoraAdapters.IsTarget(name, lora))
                 {
-                    adapters += lora.Rank * (linear.weight!.shape[0] + linear.weight.shape[1]);
-                    sizes.Add(lora.Rank * linear.weight.shape[1]);
-                    sizes.Add(lora.Rank * linear.weight.shape[0]);
+                    adapters += lora.Rank * (linear.Weight.shape[0] + linear.Weight.shape[1]);
+                    sizes.Add(lora.Rank * linear.Weight.shape[1]);
+                    sizes.Add(lora.Rank * linear.Weight.shape[0]);
                 }
         return new ParameterCounts(parameters, trained, adapters, [.. sizes]);
     }

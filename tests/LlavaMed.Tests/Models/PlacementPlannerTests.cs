@@ -119,5 +119,13 @@ public sealed class PlacementPlannerTests
         Assert.Equal("avx512_bf16", MachineProbe.NativeBf16Flag("processor: 0\nflags\t\t: fpu avx2 avx512f avx512_bf16\n"));
         Assert.Equal("amx_bf16", MachineProbe.NativeBf16Flag("flags : avx512_bf16 amx_bf16 amx_tile\n"));
         Assert.Null(MachineProbe.NativeBf16Flag("flags : fpu avx2 avx512f\n"));
+        Assert.Equal("bf16", MachineProbe.NativeBf16Flag("processor : 0\nFeatures : fp asimd fphp asimdhp bf16 i8mm\n")); // ARM
+        Assert.Null(MachineProbe.CpuFlags("processor : 0\nmodel name : unknown\n"));
+        var xeon = MachineProbe.CpuFlags("flags : fpu avx2 avx512f avx512_vnni\nflags : other\n")!; // the first line only
+        Assert.Equal(["avx2", "avx512_vnni", "avx512f", "fpu"], xeon.Order(StringComparer.Ordinal));
+        Assert.Null(MachineProbe.NativeFlag(xeon, ScalarType.BFloat16));
+        Assert.Null(MachineProbe.NativeFlag(xeon, ScalarType.Float16));
+        Assert.Equal("avx512_fp16", MachineProbe.NativeFlag(new HashSet<string> { "avx512_fp16", "avx512_bf16" }, ScalarType.Float16));
+        Assert.Null(MachineProbe.NativeFlag(new HashSet<string> { "avx512_bf16" }, ScalarType.Float32));
     }
 }
