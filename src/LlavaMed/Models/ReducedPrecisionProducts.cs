@@ -13,8 +13,9 @@ namespace LlavaMed.Models;
 /// float32 and rounds the product, then rounds the bias sum again: the widened result is as exact or more (tested
 /// against float64 in ReducedPrecisionProductsTests). Products with few rows (decoding: one row per
 /// sequence) stay native, because widening the weight costs more memory traffic than the product (a 4096 x 4096
-/// bf16 weight: 1 row 6.5 ms native against 45 widened, 128 rows 101 against 44).
-/// CUDA, and CPUs with the instructions, always take the native kernel.</summary>
+/// bf16 weight: 1 row 6.5 ms native against 45 widened, 128 rows 101 against 44), and so do products that autograd
+/// records (see <see cref="Widens"/>): this serves answering, evaluation and frozen parts (the vision tower under
+/// no_grad). CUDA, and CPUs with the instructions, always take the native kernel.</summary>
 public static class ReducedPrecisionProducts
 {
     /// <summary>The fewest rows per product for which widening pays on such a CPU (break-even measured at 32-48
@@ -23,15 +24,19 @@ public static class ReducedPrecisionProducts
 
     /// <summary>x Wᵀ + b, as <c>functional.linear</c>.</summary>
     public static Tensor Linear(Tensor input, Tensor weight, Tensor? bias = null) =>
-        Widens(input, input.numel() / Math.Max(1, input.shape[^1])) ? WidenedLinear(input, weight, bias) : functional.linear(input, weight, bias);
+        Widens(input, weight, input.numel() / Math.Max(1, input.shape[^1])) ? WidenedLinear(input, weight, bias) : functional.linear(input, weight, bias);
 
     /// <summary>a b (batched over leading dimensions), as <c>matmul</c>; rows are <paramref name="left"/>'s second-to-last dimension.</summary>
     public static Tensor Matmul(Tensor left, Tensor right) =>
-        Widens(left, left.dim() < 2 ? 1 : left.shape[^2]) ? WidenedMatmul(left, right) : left.matmul(right);
+        Widens(left, right, left.dim() < 2 ? 1 : left.shape[^2]) ? WidenedMatmul(left, right) : left.matmul(right);
 
-    /// <summary>Whether a product of <paramref name="rows"/> rows in <paramref name="input"/>'s dtype and device is widened.</summary>
-    public static bool Widens(Tensor input, long rows) =>
-        rows >= MinRowsToWiden && input.device.type == DeviceType.CPU && WidensOnThisCpu(input.dtype);
+    /// <summary>Whether the product of <paramref name="left"/> (<paramref name="rows"/> rows) and <paramref name="right"/>
+    /// is widened: on such a CPU, with enough rows, and only where autograd does not record it. A recorded widened
+    /// product would keep its float32 copies for the backward, twice the memory of the operands the native kernel keeps
+    /// (a 7B model's weights alone: 28 GB), which no memory plan counts; so training keeps the native kernel.</summary>
+    public static bool Widens(Tensor left, Tensor right, long rows) =>
+        rows >= MinRowsToWiden && left.device.type == DeviceType.CPU && WidensOnThisCpu(left.dtype)
+        && !(is_grad_enabled() && (left.requires_grad || right.requires_grad));
 
     /// <summary>Whether this CPU lacks instructions for <paramref name="dtype"/>'s products (<see cref="MachineProbe.NativeFlag"/>;
     /// false for float32/64, and where the CPU's flags cannot be read: then libtorch's own kernel is kept).</summary>

@@ -4,6 +4,9 @@ using static TorchSharp.torch;
 
 namespace LlavaMed.Tests.Models;
 
+/// <summary>Runs alone (the process-wide collection): it seeds libtorch's global generator, which tests running in
+/// parallel would draw from between the seed and the draws.</summary>
+[Collection(nameof(ProcessWideTests))]
 public sealed class LinearLayerTests
 {
     [Theory]

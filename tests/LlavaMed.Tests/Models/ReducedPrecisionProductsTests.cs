@@ -72,17 +72,23 @@ public sealed class ReducedPrecisionProductsTests
     }
 
     [Fact]
-    public void OnlyReducedPrecisionProductsOfManyRowsOnTheCpuAreWidened()
+    public void OnlyUnrecordedReducedPrecisionProductsOfManyRowsOnTheCpuAreWidened()
     {
         using var scope = NewDisposeScope();
         bool cpuLacksBf16 = ReducedPrecisionProducts.WidensOnThisCpu(bfloat16);
-        Assert.False(ReducedPrecisionProducts.WidensOnThisCpu(float32));
-        Assert.False(ReducedPrecisionProducts.Widens(zeros(4, dtype: float32), 1000));
-        Assert.False(ReducedPrecisionProducts.Widens(zeros(4, dtype: bfloat16), ReducedPrecisionProducts.MinRowsToWiden - 1));
-        Assert.Equal(cpuLacksBf16, ReducedPrecisionProducts.Widens(zeros(4, dtype: bfloat16), ReducedPrecisionProducts.MinRowsToWiden));
-        // The dispatching entry points give the chosen kernel's values exactly (one decode row: always native).
-        var input = ones(ReducedPrecisionProducts.MinRowsToWiden, 8, dtype: bfloat16).cumsum(0).div(7).to(bfloat16);
+        long enough = ReducedPrecisionProducts.MinRowsToWiden;
         var weight = ones(5, 8, dtype: bfloat16).cumsum(1).div(3).to(bfloat16);
+        Assert.False(ReducedPrecisionProducts.WidensOnThisCpu(float32));
+        Assert.False(ReducedPrecisionProducts.Widens(zeros(1000, 8, dtype: float32), weight.to(float32), 1000));
+        Assert.False(ReducedPrecisionProducts.Widens(zeros(enough - 1, 8, dtype: bfloat16), weight, enough - 1));
+        Assert.Equal(cpuLacksBf16, ReducedPrecisionProducts.Widens(zeros(enough, 8, dtype: bfloat16), weight, enough));
+        // Recorded by autograd (an operand requires its gradient): native, whatever the CPU; under no_grad widened again.
+        var trained = weight.clone().requires_grad_(true);
+        Assert.False(ReducedPrecisionProducts.Widens(zeros(enough, 8, dtype: bfloat16), trained, enough));
+        Assert.False(ReducedPrecisionProducts.Widens(zeros(enough, 8, dtype: bfloat16).requires_grad_(true), weight, enough));
+        using (no_grad()) Assert.Equal(cpuLacksBf16, ReducedPrecisionProducts.Widens(zeros(enough, 8, dtype: bfloat16), trained, enough));
+        // The dispatching entry points give the chosen kernel's values exactly (one decode row: always native).
+        var input = ones(enough, 8, dtype: bfloat16).cumsum(0).div(7).to(bfloat16);
         var chosen = cpuLacksBf16 ? ReducedPrecisionProducts.WidenedLinear(input, weight, null) : nn.functional.linear(input, weight);
         Assert.True(chosen.equal(ReducedPrecisionProducts.Linear(input, weight)).all().item<bool>());
         Assert.True(nn.functional.linear(input[..1], weight).equal(ReducedPrecisionProducts.Linear(input[..1], weight)).all().item<bool>());
