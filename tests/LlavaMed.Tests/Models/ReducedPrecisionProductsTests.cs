@@ -59,38 +59,78 @@ public sealed class ReducedPrecisionProductsTests
     }
 
     [Fact]
-    public void TheWidenedAndTheNativeBatchedMatmulsRoundOnce()
+    public void TheWidenedAndTheNativeBatchedMatmulsRoundOnceWithTheirGradients()
     {
         using var scope = NewDisposeScope();
         using var generator = new Generator(6);
-        var left = randn([2, 3, 70, 16], generator: generator).to(bfloat16);
-        var right = randn([2, 3, 16, 40], generator: generator).to(bfloat16);
-        var expected = left.to(float64).matmul(right.to(float64));
-        var magnitude = left.to(float64).abs().matmul(right.to(float64).abs());
-        AssertWithin(expected, ReducedPrecisionProducts.WidenedMatmul(left, right), expected, magnitude, 1, bfloat16, "widened");
-        AssertWithin(expected, left.matmul(right), expected, magnitude, 1, bfloat16, "native");
+        var left = randn([2, 3, 70, 16], generator: generator).to(bfloat16).requires_grad_(true);
+        var right = randn([2, 3, 16, 40], generator: generator).to(bfloat16).requires_grad_(true);
+        var upstream = randn([2, 3, 70, 40], generator: generator).to(bfloat16);
+        Tensor[] OutputAndGradients(Func<Tensor> matmul)
+        {
+            left.grad = null;
+            right.grad = null;
+            var output = matmul();
+            output.backward([upstream]);
+            return [output.detach(), left.grad!.clone(), right.grad!.clone()];
+        }
+        var (a, b, dc) = (left.detach().to(float64), right.detach().to(float64), upstream.to(float64));
+        Tensor[] expected = [a.matmul(b), dc.matmul(b.transpose(-2, -1)), a.transpose(-2, -1).matmul(dc)];
+        Tensor[] magnitudes = [a.abs().matmul(b.abs()), dc.abs().matmul(b.abs().transpose(-2, -1)), a.abs().transpose(-2, -1).matmul(dc.abs())];
+        var widened = OutputAndGradients(() => ReducedPrecisionProducts.WidenedMatmul(left, right));
+        var native = OutputAndGradients(() => left.matmul(right));
+        string[] names = ["product", "left gradient", "right gradient"];
+        for (int i = 0; i < expected.Length; i++)
+        {
+            AssertWithin(expected[i], widened[i], expected[i], magnitudes[i], 1, bfloat16, $"widened {names[i]}");
+            AssertWithin(expected[i], native[i], expected[i], magnitudes[i], 1, bfloat16, $"native {names[i]}");
+        }
     }
 
     [Fact]
-    public void OnlyUnrecordedReducedPrecisionProductsOfManyRowsOnTheCpuAreWidened()
+    public void ReducedPrecisionProductsOfManyRowsOnTheCpuAreWidenedAndMatmulsOnlyUnrecorded()
     {
         using var scope = NewDisposeScope();
         bool cpuLacksBf16 = ReducedPrecisionProducts.WidensOnThisCpu(bfloat16);
         long enough = ReducedPrecisionProducts.MinRowsToWiden;
-        var weight = ones(5, 8, dtype: bfloat16).cumsum(1).div(3).to(bfloat16);
         Assert.False(ReducedPrecisionProducts.WidensOnThisCpu(float32));
-        Assert.False(ReducedPrecisionProducts.Widens(zeros(1000, 8, dtype: float32), weight.to(float32), 1000));
-        Assert.False(ReducedPrecisionProducts.Widens(zeros(enough - 1, 8, dtype: bfloat16), weight, enough - 1));
-        Assert.Equal(cpuLacksBf16, ReducedPrecisionProducts.Widens(zeros(enough, 8, dtype: bfloat16), weight, enough));
-        // Recorded by autograd (an operand requires its gradient): native, whatever the CPU; under no_grad widened again.
-        var trained = weight.clone().requires_grad_(true);
-        Assert.False(ReducedPrecisionProducts.Widens(zeros(enough, 8, dtype: bfloat16), trained, enough));
-        Assert.False(ReducedPrecisionProducts.Widens(zeros(enough, 8, dtype: bfloat16).requires_grad_(true), weight, enough));
-        using (no_grad()) Assert.Equal(cpuLacksBf16, ReducedPrecisionProducts.Widens(zeros(enough, 8, dtype: bfloat16), trained, enough));
+        Assert.False(ReducedPrecisionProducts.Widens(zeros(1000, 8, dtype: float32), 1000));
+        Assert.False(ReducedPrecisionProducts.Widens(zeros(enough - 1, 8, dtype: bfloat16), enough - 1));
+        Assert.Equal(cpuLacksBf16, ReducedPrecisionProducts.Widens(zeros(enough, 8, dtype: bfloat16), enough));
         // The dispatching entry points give the chosen kernel's values exactly (one decode row: always native).
         var input = ones(enough, 8, dtype: bfloat16).cumsum(0).div(7).to(bfloat16);
+        var weight = ones(5, 8, dtype: bfloat16).cumsum(1).div(3).to(bfloat16);
         var chosen = cpuLacksBf16 ? ReducedPrecisionProducts.WidenedLinear(input, weight, null) : nn.functional.linear(input, weight);
         Assert.True(chosen.equal(ReducedPrecisionProducts.Linear(input, weight)).all().item<bool>());
         Assert.True(nn.functional.linear(input[..1], weight).equal(ReducedPrecisionProducts.Linear(input[..1], weight)).all().item<bool>());
+        // Matmuls, recorded or not, likewise; one over a broadcast batch that autograd records stays native.
+        var left = randn(2, enough, 8).to(bfloat16).requires_grad_(true);
+        var right = randn(2, 8, 5).to(bfloat16);
+        var widenedOrNative = cpuLacksBf16 ? ReducedPrecisionProducts.WidenedMatmul(left, right) : left.matmul(right);
+        Assert.True(widenedOrNative.equal(ReducedPrecisionProducts.Matmul(left, right)).all().item<bool>());
+        var broadcast = right[0];
+        Assert.True(left.matmul(broadcast).equal(ReducedPrecisionProducts.Matmul(left, broadcast)).all().item<bool>());
+    }
+
+    [Fact]
+    public void TheRecordedWidenedLinearDifferentiatesOnlyWhatRequiresGradients()
+    {
+        using var scope = NewDisposeScope();
+        using var generator = new Generator(8);
+        var input = randn([70, 16], generator: generator).to(bfloat16).requires_grad_(true);
+        var frozen = randn([12, 16], generator: generator).to(bfloat16); // a LoRA base weight
+        var bias = randn([12], generator: generator).to(bfloat16).requires_grad_(true);
+        var upstream = randn([70, 12], generator: generator).to(bfloat16);
+        ReducedPrecisionProducts.WidenedLinear(input, frozen, bias).backward([upstream]);
+        Assert.Null(frozen.grad);
+        Assert.Equal(bfloat16, input.grad!.dtype);
+        Assert.Equal(bfloat16, bias.grad!.dtype);
+        var dy = upstream.to(float64);
+        AssertWithin(dy.matmul(frozen.to(float64)), input.grad, dy.matmul(frozen.to(float64)), dy.abs().matmul(frozen.to(float64).abs()), 1, bfloat16, "input gradient");
+        AssertWithin(dy.sum([0L]), bias.grad, dy.sum([0L]), dy.abs().sum([0L]), 1, bfloat16, "bias gradient");
+        // A second backward through a new graph (the node releases the gradients it returned before).
+        input.grad = null;
+        ReducedPrecisionProducts.WidenedLinear(input, frozen, null).sum().backward();
+        Assert.True(input.grad!.to(float64).allclose(ones(70, 12, dtype: float64).matmul(frozen.to(float64)), rtol: 1e-2, atol: 1e-2));
     }
 }
