@@ -5,7 +5,8 @@ using static TorchSharp.torch;
 namespace LlavaMed.Models;
 
 /// <summary>What a model is loaded for: answering (ask, chat, predict) may trade precision for memory and speed;
-/// training and <c>inspect forward</c> keep float32 unless it cannot fit, so a run gives the same numbers everywhere.</summary>
+/// training and <c>inspect forward</c> keep float32 unless it cannot fit: full precision whatever the CPU's bf16
+/// support (float32 sums still differ in the last bits between CPU kinds, whose BLAS kernels differ).</summary>
 public enum Workload { Answering, Training }
 
 /// <summary>A <c>--dtype</c> request: <see cref="Auto"/> or one dtype.</summary>
@@ -106,7 +107,7 @@ public static class PlacementPlanner
         else if (workload == Workload.Training)
         {
             (chosen, reason) = Fits(ScalarType.Float32)
-                ? (ScalarType.Float32, "training and inspection default to float32 (the same numbers on every machine)")
+                ? (ScalarType.Float32, "training and inspection default to float32 (full precision on any CPU)")
                 : (ScalarType.BFloat16, $"float32 would not fit (needs {Need(ScalarType.Float32)}, {Available()})");
         }
         else if (onGpu)
