@@ -36,7 +36,7 @@ public static class ReducedPrecisionProducts
         left.dim() >= 2 && left.dim() == right.dim() && left.shape[..^2].SequenceEqual(right.shape[..^2]);
 
     /// <summary>Whether a product of <paramref name="rows"/> rows in <paramref name="left"/>'s dtype and device is
-    /// widened (<see cref="Matmul"/> also asks that autograd does not record it).</summary>
+    /// widened (<see cref="Matmul"/> also asks, where autograd records it, for operands of one batch shape).</summary>
     public static bool Widens(Tensor left, long rows) =>
         rows >= MinRowsToWiden && left.device.type == DeviceType.CPU && WidensOnThisCpu(left.dtype);
 
