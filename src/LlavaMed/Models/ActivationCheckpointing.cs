@@ -34,7 +34,7 @@ public sealed class ActivationCheckpointing(Func<Module, IEnumerable<Parameter>>
         if (checkpointing is null || !layer.training || !is_grad_enabled()) return forward(inputs);
         var parameters = layer.parameters().Concat(checkpointing.extraParameters(layer)).Where(p => p.requires_grad)
             .Distinct(ReferenceEqualityComparer.Instance).Cast<Parameter>().ToList();
-        RecomputedLayer.ReleaseReturnedGradients();
+        ReturnedGradients.Release();
         var call = new RecomputedCall(forward, inputs.Length, parameters,
             checkpointing.generators().Select(g => (g, g.get_state().DetachFromDisposeScope())).ToList());
         object[] arguments = [call, .. inputs, .. parameters];
@@ -51,18 +51,6 @@ public sealed class ActivationCheckpointing(Func<Module, IEnumerable<Parameter>>
     {
         public override string Name => nameof(RecomputedLayer);
 
-        /// <summary>The gradients the last backward on this thread handed to autograd. libtorch takes its own
-        /// references once the backward returns, so they are released when the next one starts (or the next forward):
-        /// left to the caller's dispose scope, every layer's parameter gradients would stay until the step ends.</summary>
-        [ThreadStatic] static List<Tensor>? returned;
-
-        public static void ReleaseReturnedGradients()
-        {
-            if (returned is null) return;
-            foreach (var gradient in returned) gradient.Dispose();
-            returned = null;
-        }
-
         public override List<Tensor> forward(autograd.AutogradContext ctx, params object[] vars)
         {
             var call = (RecomputedCall)vars[0];
@@ -74,7 +62,7 @@ public sealed class ActivationCheckpointing(Func<Module, IEnumerable<Parameter>>
 
         public override List<Tensor> backward(autograd.AutogradContext ctx, List<Tensor> gradOutputs)
         {
-            ReleaseReturnedGradients();
+            ReturnedGradients.Release();
             using var scope = NewDisposeScope(); // the recompute's tensors go when this returns
             var call = (RecomputedCall)ctx.get_data("call");
             var saved = ctx.get_saved_variables();
@@ -93,8 +81,7 @@ public sealed class ActivationCheckpointing(Func<Module, IEnumerable<Parameter>>
                 foreach (var ((generator, _), state) in call.RandomStates.Zip(current)) generator.set_state(state);
             }
             var gradients = autograd.grad([output], [hidden, .. call.Parameters], [gradOutputs[0]], allow_unused: true);
-            foreach (var gradient in gradients) gradient.DetachFromDisposeScope();
-            returned = [.. gradients];
+            ReturnedGradients.Hold(gradients);
             // One gradient per argument: none for the call object and the constant inputs.
             return [null!, gradients[0], .. Enumerable.Repeat<Tensor>(null!, call.InputCount - 1), .. gradients.Skip(1)];
         }

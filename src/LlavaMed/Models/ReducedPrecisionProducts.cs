@@ -68,10 +68,6 @@ public static class ReducedPrecisionProducts
     {
         public override string Name => nameof(RecordedWidenedProduct);
 
-        /// <summary>The gradients the last backward on this thread returned: held until libtorch has taken its own
-        /// references (the next backward of this node releases them), as <see cref="ActivationCheckpointing"/> does.</summary>
-        [ThreadStatic] static List<Tensor>? returned;
-
         static Tensor Wide(Tensor t) => t.to(ScalarType.Float32);
 
         public override List<Tensor> forward(autograd.AutogradContext ctx, params object[] vars)
@@ -87,8 +83,7 @@ public static class ReducedPrecisionProducts
 
         public override List<Tensor> backward(autograd.AutogradContext ctx, List<Tensor> gradOutputs)
         {
-            if (returned is not null) foreach (var gradient in returned) gradient.Dispose();
-            returned = null;
+            ReturnedGradients.Release();
             using var scope = NewDisposeScope();
             using var noGraph = no_grad(); // the gradients are values, not a graph to differentiate again
             var (linear, needs) = ((bool)ctx.get_data("linear"), (bool[])ctx.get_data("needs"));
@@ -113,8 +108,7 @@ public static class ReducedPrecisionProducts
                     needs[1] ? Wide(a).transpose(-2, -1).matmul(output).to(b.dtype) : null,
                     null,
                 ];
-            foreach (var gradient in gradients) gradient?.DetachFromDisposeScope();
-            returned = [.. gradients.OfType<Tensor>()];
+            ReturnedGradients.Hold(gradients);
             return [null!, .. gradients.Select(g => g!)];
         }
     }

@@ -23,6 +23,16 @@ public sealed class ReducedPrecisionProductsTests
         Assert.True(worst <= 0, $"{what}: an element is {worst:E2} beyond {roundings} rounding(s)");
     }
 
+    /// <summary>The product's output and the gradients of the (non-null) <paramref name="arguments"/> for
+    /// <paramref name="upstream"/>, from fresh gradients.</summary>
+    static Tensor[] OutputAndGradients(Func<Tensor> product, Tensor upstream, params Tensor?[] arguments)
+    {
+        foreach (var argument in arguments) if (argument is not null) argument.grad = null;
+        var output = product();
+        output.backward([upstream]);
+        return [output.detach(), .. arguments.OfType<Tensor>().Select(a => a.grad!.clone())];
+    }
+
     [Theory]
     [InlineData(ScalarType.BFloat16, true)]
     [InlineData(ScalarType.BFloat16, false)]
@@ -35,15 +45,9 @@ public sealed class ReducedPrecisionProductsTests
         var weight = randn([72, 96], generator: generator).mul(0.1).to(dtype).requires_grad_(true);
         var bias = withBias ? randn([72], generator: generator).to(dtype).requires_grad_(true) : null;
         var upstream = randn([3, 40, 72], generator: generator).to(dtype);
-        Tensor[] OutputAndGradients(Func<Tensor> linear)
-        {
-            foreach (var t in new[] { input, weight, bias }) if (t is not null) t.grad = null;
-            var output = linear();
-            output.backward([upstream]);
-            return [output.detach(), input.grad!.clone(), weight.grad!.clone(), .. bias is null ? Array.Empty<Tensor>() : [bias.grad!.clone()]];
-        }
-        var widened = OutputAndGradients(() => ReducedPrecisionProducts.WidenedLinear(input, weight, bias));
-        var native = OutputAndGradients(() => nn.functional.linear(input, weight, bias));
+        Tensor?[] arguments = [input, weight, bias];
+        var widened = OutputAndGradients(() => ReducedPrecisionProducts.WidenedLinear(input, weight, bias), upstream, arguments);
+        var native = OutputAndGradients(() => nn.functional.linear(input, weight, bias), upstream, arguments);
         // float64 references of the output and of the gradients (dy W, dyᵀ x, Σ dy), and their terms' magnitudes.
         var (x, w, dy) = (input.detach().to(float64), weight.detach().to(float64), upstream.to(float64));
         var b = bias is null ? zeros(72, dtype: float64) : bias.detach().to(float64);
@@ -66,19 +70,11 @@ public sealed class ReducedPrecisionProductsTests
         var left = randn([2, 3, 70, 16], generator: generator).to(bfloat16).requires_grad_(true);
         var right = randn([2, 3, 16, 40], generator: generator).to(bfloat16).requires_grad_(true);
         var upstream = randn([2, 3, 70, 40], generator: generator).to(bfloat16);
-        Tensor[] OutputAndGradients(Func<Tensor> matmul)
-        {
-            left.grad = null;
-            right.grad = null;
-            var output = matmul();
-            output.backward([upstream]);
-            return [output.detach(), left.grad!.clone(), right.grad!.clone()];
-        }
         var (a, b, dc) = (left.detach().to(float64), right.detach().to(float64), upstream.to(float64));
         Tensor[] expected = [a.matmul(b), dc.matmul(b.transpose(-2, -1)), a.transpose(-2, -1).matmul(dc)];
         Tensor[] magnitudes = [a.abs().matmul(b.abs()), dc.abs().matmul(b.abs().transpose(-2, -1)), a.abs().transpose(-2, -1).matmul(dc.abs())];
-        var widened = OutputAndGradients(() => ReducedPrecisionProducts.WidenedMatmul(left, right));
-        var native = OutputAndGradients(() => left.matmul(right));
+        var widened = OutputAndGradients(() => ReducedPrecisionProducts.WidenedMatmul(left, right), upstream, left, right);
+        var native = OutputAndGradients(() => left.matmul(right), upstream, left, right);
         string[] names = ["product", "left gradient", "right gradient"];
         for (int i = 0; i < expected.Length; i++)
         {
