@@ -1,3 +1,4 @@
+using LlavaMed.Workbench;
 using static TorchSharp.torch;
 
 namespace LlavaMed.Distributed;
@@ -22,7 +23,7 @@ sealed class TensorBuffer : IDisposable
         this.target = target;
         this.copyBack = copyBack;
         Tensor = buffer;
-        Address = DataAddress(buffer);
+        Address = TensorMemory.Address(buffer);
     }
 
     /// <summary><paramref name="read"/>: the collective reads the values; <paramref name="write"/>: it writes them.</summary>
@@ -49,26 +50,6 @@ sealed class TensorBuffer : IDisposable
         ScalarType.Int32 or ScalarType.Int16 or ScalarType.Int8 => ScalarType.Int64,
         _ => throw new NotSupportedException($"collectives do not support {dtype} tensors"),
     };
-
-    /// <summary>The address of the tensor's first element: its storage's data pointer plus the storage offset.</summary>
-    static IntPtr DataAddress(Tensor tensor)
-    {
-        using var scope = NewDisposeScope();
-        IntPtr storage = tensor.dtype switch
-        {
-            ScalarType.Float32 => Pointer(tensor.storage<float>()),
-            ScalarType.Float64 => Pointer(tensor.storage<double>()),
-            ScalarType.Int64 => Pointer(tensor.storage<long>()),
-            ScalarType.Byte => Pointer(tensor.storage<byte>()),
-            _ => throw new NotSupportedException($"no data pointer for {tensor.dtype}"),
-        };
-        return storage + (nint)(tensor.storage_offset() * tensor.ElementSize);
-    }
-
-    static IntPtr Pointer<T>(Storage<T> storage) where T : unmanaged
-    {
-        using (storage) return storage.data_ptr();
-    }
 
     public void Dispose()
     {

@@ -1,3 +1,6 @@
+using System.Buffers;
+using System.Runtime.InteropServices;
+using LlavaMed.Workbench;
 using static TorchSharp.torch;
 
 namespace LlavaMed.Images;
@@ -153,15 +156,37 @@ public sealed class ClipImageProcessor(
     {
         ArgumentNullException.ThrowIfNull(images);
         var imageSize = 3 * height * width;
-        var batch = new float[images.Count * imageSize];
         for (var i = 0; i < images.Count; i++)
-        {
             if (images[i].Length != imageSize)
                 throw new ArgumentException(
                     $"image {i} has {images[i].Length} values, expected 3 x {height} x {width} = {imageSize}", nameof(images));
-            images[i].CopyTo(batch, i * imageSize);
-        }
-        return tensor(batch, [images.Count, 3, height, width]);
+        return ToBatchTensor(images.Count, height, width, (i, image) => images[i].CopyTo(image));
+    }
+
+    /// <summary>A float32 tensor [<paramref name="count"/>, 3, H, W] on the CPU whose image i is what
+    /// <paramref name="fillImage"/>(i, values) writes into its 3 x H x W values. Images are filled in parallel, each
+    /// in a pooled buffer copied straight into the tensor's memory: no batch-sized managed array, which cost more than
+    /// the copies (a fresh large-object allocation, zeroed and faulted in, then copied again into the tensor).</summary>
+    public static Tensor ToBatchTensor(int count, int height, int width, Action<int, Span<float>> fillImage)
+    {
+        ArgumentNullException.ThrowIfNull(fillImage);
+        var imageSize = 3 * height * width;
+        var batch = empty([count, 3, height, width], ScalarType.Float32, CPU);
+        var address = TensorMemory.Address(batch);
+        Parallel.For(0, count, i =>
+        {
+            var buffer = ArrayPool<float>.Shared.Rent(imageSize);
+            try
+            {
+                fillImage(i, buffer.AsSpan(0, imageSize));
+                Marshal.Copy(buffer, 0, address + (nint)i * imageSize * sizeof(float), imageSize);
+            }
+            finally
+            {
+                ArrayPool<float>.Shared.Return(buffer);
+            }
+        });
+        return batch;
     }
 
     private static int FloorHalf(int value) => (int)Math.Floor(value / 2.0);

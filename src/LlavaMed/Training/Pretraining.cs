@@ -54,7 +54,9 @@ public static class Pretraining
         Steps("vision", optimizer, pairs.Count, settings, seed, progress, (epoch, batch) =>
         {
             if (epoch != augmentationEpoch) (augmentationRandom, augmentationEpoch) = (new Random(SampleOrder.StreamSeed(seed, epoch, stream: AugmentationStream)), epoch);
-            var input = ClipImageProcessor.ToBatchTensor(batch.Select(i => augmentation.Apply(pixels[i], side, augmentationRandom!)).ToList(), side, side);
+            // The draws in batch order from the epoch's stream, then the images transformed in parallel.
+            var draws = batch.Select(_ => augmentation.Draw(side, augmentationRandom!)).ToArray();
+            var input = ClipImageProcessor.ToBatchTensor(batch.Length, side, side, (row, image) => augmentation.Apply(pixels[batch[row]], side, draws[row], image));
             var logits = head.forward(tower.SelectFeatures(input).flatten(1));
             var multiHot = new float[batch.Length * tokenizer.VocabularySize];
             for (int row = 0; row < batch.Length; row++)

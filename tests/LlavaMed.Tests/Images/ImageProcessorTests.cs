@@ -230,6 +230,20 @@ public class ImageProcessorTests
         Assert.Throws<ArgumentException>(() => ClipImageProcessor.ToBatchTensor([first], 3, 3));
     }
 
+    [Fact]
+    public void ToBatchTensorPutsEachFilledImageAtItsIndex()
+    {
+        // More images than cores, so several are filled at once; each value encodes (image, position).
+        const int count = 37, height = 5, width = 3;
+        using var batch = ClipImageProcessor.ToBatchTensor(count, height, width, (i, image) =>
+        {
+            for (int j = 0; j < image.Length; j++) image[j] = i * 1000 + j;
+        });
+        Assert.Equal([(long)count, 3, height, width], batch.shape);
+        var values = batch.data<float>().ToArray();
+        Assert.Equal(Enumerable.Range(0, count).SelectMany(i => Enumerable.Range(0, 3 * height * width).Select(j => (float)(i * 1000 + j))), values);
+    }
+
     private static byte[] EncodePng(SKBitmap bitmap)
     {
         using var data = bitmap.Encode(SKEncodedImageFormat.Png, 100);

@@ -73,4 +73,49 @@ public class PixelAugmentationTests
         Assert.All(shifts, v => Assert.Contains(v, new float[] { 0, 1, 2, 10, 11, 12, 20, 21, 22 }));
         Assert.True(shifts.Count > 3, "the shifts should vary");
     }
+
+    /// <summary>The definition, one value at a time: out[c, y, x] = in[c, clamp(y - dy), clamp(x - dx)] * gain + offset.</summary>
+    static float[] ReferenceShiftAndScale(float[] chw, int side, int dx, int dy, float gain, float offset)
+    {
+        var result = new float[chw.Length];
+        for (int c = 0; c < 3; c++)
+            for (int y = 0; y < side; y++)
+                for (int x = 0; x < side; x++)
+                    result[(c * side + y) * side + x] = chw[(c * side + Math.Clamp(y - dy, 0, side - 1)) * side + Math.Clamp(x - dx, 0, side - 1)] * gain + offset;
+        return result;
+    }
+
+    [Fact]
+    public void VectorisedRowsEqualTheDefinitionBitForBitForEveryShift()
+    {
+        // 37 columns: neither a multiple of any SIMD width nor free of remainders; shifts beyond the side included.
+        const int side = 37;
+        var random = new Random(11);
+        var image = Enumerable.Range(0, 3 * side * side).Select(_ => (float)(random.NextDouble() * 4 - 2)).ToArray();
+        for (int dx = -side - 2; dx <= side + 2; dx += 3)
+            for (int dy = -side - 2; dy <= side + 2; dy += 7)
+            {
+                var gain = (float)(0.7 + random.NextDouble() * 0.6);
+                var offset = (float)(random.NextDouble() * 0.6 - 0.3);
+                Assert.Equal(ReferenceShiftAndScale(image, side, dx, dy, gain, offset), PixelAugmentation.ShiftAndScale(image, side, dx, dy, gain, offset));
+            }
+    }
+
+    [Fact]
+    public void ADrawAppliedIntoABufferEqualsDrawingAndApplyingInOneCall()
+    {
+        var augmentation = new PixelAugmentation(MaxShiftFraction: 0.25, Jitter: 0.3);
+        var (oneCall, separate) = (new Random(5), new Random(5));
+        for (int i = 0; i < 20; i++)
+        {
+            var expected = augmentation.Apply(Coded(), 4, oneCall);
+            var buffer = new float[expected.Length];
+            augmentation.Apply(Coded(), 4, augmentation.Draw(4, separate), buffer);
+            Assert.Equal(expected, buffer);
+        }
+        var copy = new float[48];
+        PixelAugmentation.None.Apply(Coded(), 4, PixelAugmentation.None.Draw(4, new Random(0)), copy);
+        Assert.Equal(Coded(), copy);
+        Assert.Equal(AugmentationDraw.Identity, PixelAugmentation.None.Draw(4, new Random(0)));
+    }
 }
