@@ -164,28 +164,30 @@ public sealed class ClipImageProcessor(
     }
 
     /// <summary>A float32 tensor [<paramref name="count"/>, 3, H, W] on the CPU whose image i is what
-    /// <paramref name="fillImage"/>(i, values) writes into its 3 x H x W values. Images are filled in parallel, each
-    /// in a pooled buffer copied straight into the tensor's memory: no batch-sized managed array, which cost more than
-    /// the copies (a fresh large-object allocation, zeroed and faulted in, then copied again into the tensor).</summary>
+    /// <paramref name="fillImage"/>(i, values) writes into its 3 x H x W values, in order of i. Each image is written
+    /// into one pooled buffer and copied straight into the tensor's memory: no batch-sized managed array, which cost more
+    /// than the copies (a fresh large-object allocation, zeroed and faulted in, then copied again into the tensor). Not
+    /// in parallel: on two cores the thread pool's threads spinning after the loop slowed libtorch's next operations
+    /// by about what the loop gained.</summary>
     public static Tensor ToBatchTensor(int count, int height, int width, Action<int, Span<float>> fillImage)
     {
         ArgumentNullException.ThrowIfNull(fillImage);
         var imageSize = 3 * height * width;
         var batch = empty([count, 3, height, width], ScalarType.Float32, CPU);
         var address = TensorMemory.Address(batch);
-        Parallel.For(0, count, i =>
+        var buffer = ArrayPool<float>.Shared.Rent(imageSize);
+        try
         {
-            var buffer = ArrayPool<float>.Shared.Rent(imageSize);
-            try
+            for (int i = 0; i < count; i++)
             {
                 fillImage(i, buffer.AsSpan(0, imageSize));
                 Marshal.Copy(buffer, 0, address + (nint)i * imageSize * sizeof(float), imageSize);
             }
-            finally
-            {
-                ArrayPool<float>.Shared.Return(buffer);
-            }
-        });
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(buffer);
+        }
         return batch;
     }
 

@@ -20,9 +20,9 @@ public sealed record PixelAugmentation(double MaxShiftFraction, double Jitter)
 
     public bool IsNone => MaxShiftFraction == 0 && Jitter == 0;
 
-    /// <summary>Draws a shift, gain and offset from <paramref name="random"/> (nothing for <see cref="None"/>). The
-    /// draws are separate from applying them so that a batch's images take their draws in order from one stream
-    /// and are then transformed in parallel.</summary>
+    /// <summary>Draws a shift, gain and offset from <paramref name="random"/> (nothing for <see cref="None"/>). Drawing
+    /// is separate from applying, so that a batch's draws come from one stream in batch order whatever writes the
+    /// images, and applying writes into a buffer it is given.</summary>
     public AugmentationDraw Draw(int side, Random random)
     {
         if (IsNone) return AugmentationDraw.Identity;

@@ -54,7 +54,7 @@ public static class Pretraining
         Steps("vision", optimizer, pairs.Count, settings, seed, progress, (epoch, batch) =>
         {
             if (epoch != augmentationEpoch) (augmentationRandom, augmentationEpoch) = (new Random(SampleOrder.StreamSeed(seed, epoch, stream: AugmentationStream)), epoch);
-            // The draws in batch order from the epoch's stream, then the images transformed in parallel.
+            // The draws in batch order from the epoch's stream, then each image transformed into the batch tensor.
             var draws = batch.Select(_ => augmentation.Draw(side, augmentationRandom!)).ToArray();
             var input = ClipImageProcessor.ToBatchTensor(batch.Length, side, side, (row, image) => augmentation.Apply(pixels[batch[row]], side, draws[row], image));
             var logits = head.forward(tower.SelectFeatures(input).flatten(1));

@@ -233,7 +233,7 @@ public class ImageProcessorTests
     [Fact]
     public void ToBatchTensorPutsEachFilledImageAtItsIndex()
     {
-        // More images than cores, so several are filled at once; each value encodes (image, position).
+        // Each value encodes (image, position): every image lands at its own offset, none overwrites another.
         const int count = 37, height = 5, width = 3;
         using var batch = ClipImageProcessor.ToBatchTensor(count, height, width, (i, image) =>
         {
