@@ -167,8 +167,8 @@ public sealed class ClipImageProcessor(
     /// <paramref name="fillImage"/>(i, values) writes into its 3 x H x W values, in order of i. Each image is written
     /// into one pooled buffer and copied straight into the tensor's memory: no batch-sized managed array, which cost more
     /// than the copies (a fresh large-object allocation, zeroed and faulted in, then copied again into the tensor). Not
-    /// in parallel: on two cores the thread pool's threads spinning after the loop slowed libtorch's next operations
-    /// by about what the loop gained.</summary>
+    /// in parallel: that saved under 1 ms of the 5-6 ms for 64 images of 112 px, within the noise, while the thread
+    /// pool's threads would compete with libtorch's for the cores.</summary>
     public static Tensor ToBatchTensor(int count, int height, int width, Action<int, Span<float>> fillImage)
     {
         ArgumentNullException.ThrowIfNull(fillImage);
