@@ -174,6 +174,7 @@ public sealed class ClipImageProcessor(
         ArgumentNullException.ThrowIfNull(fillImage);
         var imageSize = 3 * height * width;
         var batch = empty([count, 3, height, width], ScalarType.Float32, CPU);
+        if (count == 0) return batch;
         var address = TensorMemory.Address(batch);
         var buffer = ArrayPool<float>.Shared.Rent(imageSize);
         try
@@ -183,6 +184,11 @@ public sealed class ClipImageProcessor(
                 fillImage(i, buffer.AsSpan(0, imageSize));
                 Marshal.Copy(buffer, 0, address + (nint)i * imageSize * sizeof(float), imageSize);
             }
+        }
+        catch
+        {
+            batch.Dispose();
+            throw;
         }
         finally
         {

@@ -242,6 +242,8 @@ public class ImageProcessorTests
         Assert.Equal([(long)count, 3, height, width], batch.shape);
         var values = batch.data<float>().ToArray();
         Assert.Equal(Enumerable.Range(0, count).SelectMany(i => Enumerable.Range(0, 3 * height * width).Select(j => (float)(i * 1000 + j))), values);
+        using var none = ClipImageProcessor.ToBatchTensor([], height, width);
+        Assert.Equal([0L, 3, height, width], none.shape);
     }
 
     private static byte[] EncodePng(SKBitmap bitmap)
