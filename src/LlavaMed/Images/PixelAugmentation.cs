@@ -33,16 +33,6 @@ public sealed record PixelAugmentation(double MaxShiftFraction, double Jitter)
         return new AugmentationDraw(dx, dy, gain, offset);
     }
 
-    /// <summary>Draws and applies an augmentation; <see cref="None"/> returns <paramref name="chw"/> itself.</summary>
-    public float[] Apply(float[] chw, int side, Random random)
-    {
-        var draw = Draw(side, random);
-        if (IsNone) return chw;
-        var result = new float[chw.Length];
-        ShiftAndScale(chw, side, draw, result);
-        return result;
-    }
-
     /// <summary><paramref name="draw"/> applied to <paramref name="chw"/>, written into <paramref name="destination"/>
     /// (a plain copy for <see cref="None"/>).</summary>
     public void Apply(ReadOnlySpan<float> chw, int side, AugmentationDraw draw, Span<float> destination)
