@@ -1,7 +1,6 @@
 using LlavaMed.Cli;
 using LlavaMed.Workbench;
 
-LibTorchSettings.EnableHugePagesForLargeAllocations(); // before libtorch's first allocation
 try
 {
     ExternalLibTorch.LoadIfExternal(); // before anything touches TorchSharp (external backend builds only)

@@ -1,3 +1,4 @@
+using LlavaMed.Workbench;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -9,7 +10,8 @@ namespace LlavaMed.Models;
 /// Gives a model built on the <c>meta</c> device real, uninitialised storage: a checkpoint load overwrites every
 /// parameter, so drawing random initial values first (7.5 B of them for the 7B model, most of a two-minute load on
 /// two cores) is wasted work. Building on <c>meta</c> runs every constructor and initialiser without memory or
-/// arithmetic; each parameter is then replaced by <c>torch.empty</c> in the target dtype and device. Models for
+/// arithmetic; each parameter is then replaced by <c>torch.empty</c> in the target dtype and device (on the CPU in
+/// transparent huge pages where the kernel gives them, <see cref="HugePages"/>). Models for
 /// training are built directly on their device and initialised as always (<see cref="WeightInitialization"/>).
 /// </summary>
 public static class ParameterMaterialization
@@ -35,7 +37,12 @@ public static class ParameterMaterialization
     /// <paramref name="placement"/>; fails naming the first module type it does not know how to swap.</summary>
     public static void Materialize(Module root, ParameterPlacement placement)
     {
-        Parameter Empty(Tensor meta) => new(empty(meta.shape, placement.Dtype, placement.Device), meta.requires_grad);
+        Parameter Empty(Tensor meta)
+        {
+            var storage = empty(meta.shape, placement.Dtype, placement.Device);
+            HugePages.Advise(storage); // before the checkpoint's values are written into it
+            return new Parameter(storage, meta.requires_grad);
+        }
         foreach (var (name, module) in root.named_modules().Prepend(("", root)))
         {
             switch (module)

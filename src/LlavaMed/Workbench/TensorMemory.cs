@@ -1,29 +1,24 @@
+using System.Runtime.InteropServices;
 using static TorchSharp.torch;
 
 namespace LlavaMed.Workbench;
 
-/// <summary>Where a tensor's values are, for native libraries (the collectives) and for host code that writes a CPU
-/// tensor in place (<c>ClipImageProcessor.ToBatchTensor</c>).</summary>
+/// <summary>Where a tensor's values are, for native libraries (the collectives, <c>madvise</c>) and for host code
+/// that writes a CPU tensor in place (<c>ClipImageProcessor.ToBatchTensor</c>).</summary>
 static class TensorMemory
 {
-    /// <summary>The address of the tensor's first element: its storage's data pointer plus the storage offset
-    /// (float32, float64, int64 and uint8 tensors).</summary>
+    /// <summary>The address of the tensor's first element (its storage's data plus the storage offset), on the CPU
+    /// or a GPU, for every dtype. TorchSharp's typed storages refuse the 16-bit dtypes, so this asks the native
+    /// library TorchSharp itself reads values through.</summary>
     public static IntPtr Address(Tensor tensor)
     {
-        using var scope = NewDisposeScope();
-        IntPtr storage = tensor.dtype switch
-        {
-            ScalarType.Float32 => Pointer(tensor.storage<float>()),
-            ScalarType.Float64 => Pointer(tensor.storage<double>()),
-            ScalarType.Int64 => Pointer(tensor.storage<long>()),
-            ScalarType.Byte => Pointer(tensor.storage<byte>()),
-            _ => throw new NotSupportedException($"no data pointer for {tensor.dtype}"),
-        };
-        return storage + (nint)(tensor.storage_offset() * tensor.ElementSize);
+        var address = DataPointer(tensor.Handle);
+        if (address == IntPtr.Zero && tensor.numel() > 0)
+            throw new InvalidOperationException($"libtorch gave no data pointer for a {tensor.dtype} tensor of {tensor.numel()} elements");
+        GC.KeepAlive(tensor);
+        return address;
     }
 
-    static IntPtr Pointer<T>(Storage<T> storage) where T : unmanaged
-    {
-        using (storage) return storage.data_ptr();
-    }
+    [DllImport("LibTorchSharp", EntryPoint = "THSTensor_data")]
+    private static extern IntPtr DataPointer(IntPtr tensor);
 }
