@@ -13,6 +13,7 @@ static class TensorMemory
     public static IntPtr Address(Tensor tensor)
     {
         var address = DataPointer(tensor.Handle);
+        TorchSharp.torch.CheckForErrors(); // a failure is raised here, not left for TorchSharp's next call to find
         if (address == IntPtr.Zero && tensor.numel() > 0)
             throw new InvalidOperationException($"libtorch gave no data pointer for a {tensor.dtype} tensor of {tensor.numel()} elements");
         GC.KeepAlive(tensor);

@@ -27,4 +27,13 @@ public sealed class TensorMemoryTests
         Marshal.Copy(TensorMemory.Address(values), read, 0, 3);
         Assert.Equal([5f, 6f, 7f], read);
     }
+
+    [Fact]
+    public void AddressOfATensorWithoutStorageFailsThenAndThere()
+    {
+        using var meta = empty([4, 4], device: META);
+        Assert.ThrowsAny<Exception>(() => TensorMemory.Address(meta));
+        using var after = ones(3); // nothing stale is left for the next call
+        Assert.Equal(3f, after.sum().item<float>());
+    }
 }
