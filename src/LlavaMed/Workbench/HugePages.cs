@@ -37,6 +37,6 @@ public static class HugePages
         return end > first ? ((IntPtr)(nint)first, (long)(end - first)) : ((IntPtr)(nint)first, 0);
     }
 
-    [DllImport("libc", EntryPoint = "madvise", SetLastError = true)]
+    [DllImport("libc", EntryPoint = "madvise")]
     private static extern int AdviseMemory(IntPtr address, nuint length, int advice);
 }

@@ -29,11 +29,9 @@ public sealed class TensorMemoryTests
     }
 
     [Fact]
-    public void AddressOfATensorWithoutStorageFailsThenAndThere()
+    public void AddressOfATensorWithoutStorageFails()
     {
         using var meta = empty([4, 4], device: META);
         Assert.ThrowsAny<Exception>(() => TensorMemory.Address(meta));
-        using var after = ones(3); // nothing stale is left for the next call
-        Assert.Equal(3f, after.sum().item<float>());
     }
 }
